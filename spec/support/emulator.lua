@@ -1,0 +1,54 @@
+-- What every spec shares: where the emulator runs (started by `make spec`),
+-- clients for it, fresh job ids, and a look at what the emulator saw.
+local me = require "modelarts_events"
+local cjson = require "cjson.safe"
+
+local M = {}
+
+M.url = os.getenv("MODELARTS_EMULATOR") or "http://127.0.0.1:18080"
+M.tls_url = os.getenv("MODELARTS_EMULATOR_TLS") or "https://127.0.0.1:18443"
+M.ca_file = os.getenv("MODELARTS_EMULATOR_CA") or "/tmp/modelarts-emulator-18080/ca.pem"
+M.project_id = "0a1b2c3d4e5f"
+M.token = "emulator-token"
+M.ak, M.sk = "emulator-ak", "emulator-sk"
+
+--- A client for the emulator; fields of `overrides` win.
+function M.client(overrides)
+  local config = { endpoint = M.url, project_id = M.project_id, token = M.token }
+  for k, v in pairs(overrides or {}) do config[k] = v end
+  if config.ak then config.token = nil end
+  if config.token == false then config.token = nil end
+  return me.new(config)
+end
+
+local counter = 0
+--- A tag no other run has used, so that stateful emulator jobs start fresh.
+function M.tag()
+  counter = counter + 1
+  return string.format("%d%04d%d", os.time(), math.random(0, 9999), counter)
+end
+
+local function get(path, method)
+  local cmd = string.format("curl -s -X %s %q", method or "GET", M.url .. path)
+  local f = assert(io.popen(cmd))
+  local body = f:read("*a")
+  f:close()
+  return body
+end
+
+--- {requests, connections} the emulator counted since the last reset.
+function M.stats() return assert(cjson.decode(get("/_emulator/stats"))) end
+function M.reset() get("/_emulator/reset", "POST") end
+--- The last API request the emulator received: method, uri, args, headers.
+function M.last() return assert(cjson.decode(get("/_emulator/last"))) end
+
+--- The number in "#<n>" inside a generated event's message.
+function M.index(event) return tonumber(event.message:match("#(%d+)")) end
+
+--- True when `v` is a whole number the way the running Lua represents one.
+function M.is_integer(v)
+  if math.type then return math.type(v) == "integer" end
+  return type(v) == "number" and v == math.floor(v)
+end
+
+return M

@@ -1,0 +1,85 @@
+/***
+ * modelarts_events: read the events of a Huawei Cloud ModelArts training job.
+ *
+ * The client validates and encodes requests, signs them (token or AK/SK,
+ * SDK-HMAC-SHA256), talks HTTP through libcurl, decodes JSON through
+ * lua-cjson (its `cjson.safe`, required at load time) and returns events as
+ * plain Lua tables, a page at a time or through iterators over all pages.
+ *
+ * State lives in upvalues (cjson's decode function) and userdata, never in C
+ * globals, so several Lua states may load the module.
+ * @module modelarts_events
+ */
+#include <errno.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <lauxlib.h>
+
+#include "client.h"
+#include "compat.h"
+#include "decode.h"
+#include "error.h"
+#include "pager.h"
+#include "sign.h"
+#include "version.h"
+
+/***
+ * Sleep, blocking the whole process: for scripts, never inside nginx.
+ * @function sleep
+ * @tparam number seconds
+ */
+static int me_sleep(lua_State *L)
+{
+    double s = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (s <= 0)
+        return 0;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+/* Push cjson.safe's own decoder instance, with our depth limit, so that the
+ * settings of other users of cjson are neither changed nor relied on. */
+static void push_decoder(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson.safe");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "new");
+    lua_call(L, 0, 1);
+    lua_getfield(L, -1, "decode_max_depth");
+    lua_pushinteger(L, ME_DECODE_MAX_DEPTH);
+    lua_call(L, 1, 0);
+    lua_getfield(L, -1, "decode");
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+}
+
+int luaopen_modelarts_events(lua_State *L)
+{
+    static const luaL_Reg functions[] = {
+        {"new", me_client_new},
+        {"decode", me_decode_lua},
+        {"sign", me_sign_lua},
+        {"sleep", me_sleep},
+        {"config_from_env", me_config_from_env},
+        {"error", me_error_new_lua},
+        {NULL, NULL}};
+    /* Idempotent and reference counted inside libcurl. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return luaL_error(L, "modelarts_events: libcurl failed to initialise");
+    me_error_init(L);
+    push_decoder(L);
+    me_pager_register(L);
+    me_client_register(L);
+    lua_newtable(L);
+    lua_pushvalue(L, -2);
+    me_setfuncs(L, functions, 1);
+    lua_pushliteral(L, ME_VERSION);
+    lua_setfield(L, -2, "VERSION");
+    return 1;
+}

@@ -1,0 +1,50 @@
+/* transport.h - HTTP over one libcurl multi handle per client: a few easy
+ * handles whose connections the multi handle keeps alive and reuses, receive
+ * buffers reused across transfers, and no Lua anywhere inside libcurl's
+ * callbacks (they only fill C buffers). */
+#ifndef ME_TRANSPORT_H
+#define ME_TRANSPORT_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "request.h"
+
+typedef struct me_transport me_transport;
+
+typedef struct me_transport_options {
+    long timeout_ms, connect_timeout_ms;
+    size_t max_body;
+    const char *ca_file, *proxy;
+    int insecure;
+} me_transport_options;
+
+/* What one finished transfer left behind. */
+typedef struct me_result {
+    void *owner;
+    long seq;
+    long status;                 /* 0 when no response came */
+    const char *fail_kind;       /* NULL, or network/timeout/tls/too_large */
+    const char *fail_message;
+    const char *body;
+    size_t body_len;
+    const char *request_id;      /* NULL when absent */
+    const char *retry_after;     /* NULL when absent */
+} me_result;
+
+typedef void (*me_on_result)(void *ctx, const me_result *r);
+
+me_transport *me_transport_new(const me_transport_options *o, int handles);
+void me_transport_free(me_transport *t);
+
+/* Start a transfer; returns 0, or -1 (no free handle or out of memory). */
+int me_transport_start(me_transport *t, const me_request *req, void *owner, long seq);
+/* Drive transfers for at most `wait` seconds (0: only what is ready now);
+ * calls done() for each finished transfer, after releasing its handle.
+ * Returns the number of transfers still running. */
+int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx);
+/* Drop the transfers of one owner (NULL: all), calling dropped() for each. */
+void me_transport_cancel(me_transport *t, void *owner,
+                         void (*dropped)(void *owner, long seq));
+int me_transport_free_handles(const me_transport *t);
+
+#endif
