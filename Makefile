@@ -55,7 +55,13 @@ BUSTED ?= $(LUA) /usr/bin/busted
 
 .PHONY: all clean check test demo emulator deps spec version
 
+# Each Lua ABI builds into its own folder; the default one is also copied to
+# the top, where examples and scripts run from the checkout find it.
+ifeq ($(LUA_VERSION)$(SANITIZE),5.4)
 all: $(SO)
+else
+all: $(BUILD)/$(SO)
+endif
 
 $(SO): $(BUILD)/$(SO)
 	cp $< $@
@@ -91,10 +97,10 @@ emulator:
 # The specs, against an emulator started for them and stopped after them.
 spec: all
 	@emulator/ctl start --port $(PORT) --tls-port $(TLS_PORT) --dir $(EMULATOR_DIR) >/dev/null
-	@ME_LUA=$(LUA) MODELARTS_EMULATOR=http://127.0.0.1:$(PORT) \
+	@ME_LUA=$(LUA) ME_CPATH='./$(BUILD)/?.so' MODELARTS_EMULATOR=http://127.0.0.1:$(PORT) \
 	 MODELARTS_EMULATOR_TLS=https://127.0.0.1:$(TLS_PORT) \
 	 MODELARTS_EMULATOR_CA=$(EMULATOR_DIR)/ca.pem \
-	 $(BUSTED) $(BUSTED_ARGS); rc=$$?; \
+	 $(BUSTED) --cpath='./$(BUILD)/?.so' $(BUSTED_ARGS); rc=$$?; \
 	 emulator/ctl stop --dir $(EMULATOR_DIR) >/dev/null; exit $$rc
 
 check: deps
@@ -110,3 +116,92 @@ demo: deps
 
 clean:
 	rm -rf build $(SO)
+
+# ---- install ---------------------------------------------------------------
+LUA_FILES = $(wildcard lua/modelarts_events/*.lua)
+INSTALL ?= install
+
+.PHONY: install uninstall
+install: all
+	$(INSTALL) -d $(DESTDIR)$(LUA_CMODULE_DIR) $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events $(DESTDIR)$(LUA_BIN_DIR)
+	$(INSTALL) -m 755 $(BUILD)/$(SO) $(DESTDIR)$(LUA_CMODULE_DIR)/$(SO)
+	$(INSTALL) -m 644 $(LUA_FILES) $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events/
+	$(INSTALL) -m 755 bin/modelarts-events $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
+
+uninstall:
+	rm -f $(DESTDIR)$(LUA_CMODULE_DIR)/$(SO) $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
+	rm -f $(addprefix $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events/,$(notdir $(LUA_FILES)))
+	-rmdir $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events 2>/dev/null
+
+# ---- more checks (CI runs them through `make ci`) --------------------------
+MATRIX ?= 5.1 5.3 5.4 jit
+MATRIX_DEBS = lua5.1 liblua5.1-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
+LINT_DEBS = lua-check cppcheck lua-ldoc luarocks
+MEM_DEBS = valgrind
+.PHONY: matrix lint doc rock memcheck asan fuzz bench ci install-check
+
+# The whole suite on every Lua: one build per ABI, one emulator.
+matrix:
+	$(MAKE) deps EXTRA_DEBS="$(MATRIX_DEBS)"
+	@set -e; for v in $(MATRIX); do \
+	  echo "== Lua $$v"; $(MAKE) --no-print-directory spec LUA_VERSION=$$v; \
+	done
+
+lint:
+	$(MAKE) deps EXTRA_DEBS="$(LINT_DEBS)"
+	luacheck lua bin spec examples bench emulator
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c99 --inline-suppr -I src -I $(LUA_INCLUDE_DIR) src
+
+doc:
+	$(MAKE) deps EXTRA_DEBS="lua-ldoc"
+	ldoc -q .
+
+# Install with LuaRocks into a temporary tree, offline, and run a script from
+# it: Debian's lua-cjson and argparse satisfy the dependencies.
+ROCK_TREE ?= /tmp/modelarts-events-rocktree-$(LUA_ABI)
+rock:
+	$(MAKE) deps EXTRA_DEBS="luarocks $(if $(filter 5.1,$(LUA_VERSION)),lua5.1 liblua5.1-dev)"
+	rm -rf $(ROCK_TREE)
+	luarocks --lua-version=$(LUA_ABI) --tree=$(ROCK_TREE) make --deps-mode=none \
+	  modelarts-events-scm-1.rockspec CURL_INCDIR=/usr/include/x86_64-linux-gnu \
+	  OPENSSL_INCDIR=/usr/include OPENSSL_LIBDIR=/usr/lib/x86_64-linux-gnu \
+	  CURL_LIBDIR=/usr/lib/x86_64-linux-gnu
+	cd /tmp && eval "$$(luarocks --lua-version=$(LUA_ABI) --tree=$(ROCK_TREE) path)" && \
+	  $(LUA) -e 'local me = require "modelarts_events"; \
+	    assert(package.searchpath == nil or package.searchpath("modelarts_events", package.cpath):find("$(ROCK_TREE)", 1, true)); \
+	    require "modelarts_events.filter"; require "modelarts_events.format"; \
+	    print("installed " .. me.VERSION)' && \
+	  $(ROCK_TREE)/bin/modelarts-events --help >/dev/null && echo "rock: ok ($(LUA_VERSION))"
+
+install-check:
+	rm -rf /tmp/modelarts-events-destdir
+	$(MAKE) install DESTDIR=/tmp/modelarts-events-destdir PREFIX=/usr
+	test -f /tmp/modelarts-events-destdir/usr/lib/lua/$(LUA_ABI)/$(SO)
+	test -f /tmp/modelarts-events-destdir/usr/share/lua/$(LUA_ABI)/modelarts_events/time.lua
+	$(MAKE) uninstall DESTDIR=/tmp/modelarts-events-destdir PREFIX=/usr
+	test ! -e /tmp/modelarts-events-destdir/usr/lib/lua/$(LUA_ABI)/$(SO)
+
+# The suite under valgrind: no invalid access, no definite leak.
+memcheck: all
+	$(MAKE) deps EXTRA_DEBS="$(MEM_DEBS)"
+	$(MAKE) spec BUSTED="valgrind -q --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite --show-leak-kinds=definite $(LUA) /usr/bin/busted"
+
+# The suite with the module built with AddressSanitizer and UBSan.
+ASAN_LIBS = $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
+asan:
+	$(MAKE) spec SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  BUSTED="env LD_PRELOAD='$(ASAN_LIBS)' ASAN_OPTIONS=detect_leaks=0 $(LUA) /usr/bin/busted"
+
+fuzz:
+	$(MAKE) deps EXTRA_DEBS="$$(cat fuzz/packages.txt)"
+	fuzz/run
+
+bench:
+	$(MAKE) deps EXTRA_DEBS="$$(cat bench/packages.txt)"
+	$(MAKE) all
+	bench/run
+
+# Everything CI runs after `make check`.
+ci: check matrix lint rock install-check memcheck asan fuzz

@@ -149,11 +149,11 @@ describe("me.config_from_env", function()
   it("takes the SDK's variables from the environment", function()
     local cmd = [[HUAWEICLOUD_SDK_AK=env-ak HUAWEICLOUD_SDK_SK=env-sk ]] ..
       [[HUAWEICLOUD_SDK_SECURITY_TOKEN=env-st HUAWEICLOUD_SDK_PROJECT_ID=env-p ]] ..
-      [[MODELARTS_TOKEN=ignored %s -e 'package.cpath="./?.so;"..package.cpath ]] ..
+      [[MODELARTS_TOKEN=ignored %s -e 'package.cpath="%s;"..package.cpath ]] ..
       [[local c = require("modelarts_events").config_from_env{ region = "cn-north-4" } ]] ..
       [[print(c.ak, c.sk, c.security_token, c.project_id, c.region, c.token)']]
     local lua = os.getenv("ME_LUA") or "lua5.4"
-    local f = assert(io.popen(cmd:format(lua)))
+    local f = assert(io.popen(cmd:format(lua, os.getenv("ME_CPATH") or "./?.so")))
     local out = f:read("*l")
     f:close()
     assert.equal("env-ak\tenv-sk\tenv-st\tenv-p\tcn-north-4\tnil", out)

@@ -270,11 +270,37 @@ static double retry_after_seconds(const char *v)
     return -1;
 }
 
+/* Servers echo what they were sent (the gateway's signature errors quote
+ * the canonical request, security token included): no secret of ours may
+ * reach an error message, so blank each one out. */
+static void redact_message(lua_State *L, const me_target *t)
+{
+    const char *secrets[3];
+    int i;
+    secrets[0] = t->token;
+    secrets[1] = t->sk;
+    secrets[2] = t->security_token;
+    lua_getfield(L, -1, "message");
+    for (i = 0; i < 3 && lua_isstring(L, -1); i++) {
+        if (secrets[i] && *secrets[i] && strstr(lua_tostring(L, -1), secrets[i])) {
+            luaL_gsub(L, lua_tostring(L, -1), secrets[i], "[REDACTED]");
+            lua_remove(L, -2);
+        }
+    }
+    lua_setfield(L, -2, "message");
+}
+
 /* The error is at the top of the stack: retry, or keep it as the result. */
 static void settle_error(lua_State *L, me_pager *p, long seq, const char *retry_after)
 {
     me_slot *slot = slot_of(p, seq);
     int retryable;
+    redact_message(L, p->target);
+    if (retry_after_seconds(retry_after) >= 0) {
+        /* for callers that pace themselves, as follow mode does */
+        lua_pushnumber(L, retry_after_seconds(retry_after));
+        lua_setfield(L, -2, "retry_after");
+    }
     lua_getfield(L, -1, "retryable");
     retryable = lua_toboolean(L, -1);
     lua_pop(L, 1);
