@@ -35,7 +35,9 @@ describe("me.new", function()
   local function with(changes)
     local c = {}
     for k, v in pairs(base) do c[k] = v end
-    for k, v in pairs(changes) do c[k] = v end
+    for k, v in pairs(changes) do
+      if v == false then c[k] = nil else c[k] = v end -- false: leave the field out
+    end
     return c
   end
 
