@@ -162,6 +162,10 @@ local function fault(id)
       { time = "2022-11-26T16:03:41+08:00", level = "Error", message = "Training job failed.", source = "Job" } } }
     return reply(200, body:sub(1, math.floor(#body / 2)))
   end
+  if id == "fault-redirect" then
+    ngx.header["Location"] = ngx.var.request_uri:gsub("fault%-redirect", "reference")
+    return fail(302, "APIG.0000", "Moved.")
+  end
   if id == "fault-html502" then
     return reply(502, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway" ..
       "</h1></center><hr><center>nginx</center></body></html>", "text/html")
