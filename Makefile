@@ -149,7 +149,7 @@ matrix:
 
 lint:
 	$(MAKE) deps EXTRA_DEBS="$(LINT_DEBS)"
-	luacheck lua bin spec examples bench emulator
+	luacheck .
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c99 --inline-suppr -I src -I $(LUA_INCLUDE_DIR) src
 
