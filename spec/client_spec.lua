@@ -114,6 +114,16 @@ describe("me.new", function()
     assert.equal("modelarts_events client (closed)", tostring(c))
   end)
 
+  it("refuses to drive a pager once its client is closed", function()
+    local c = me.new(base)
+    local pager = c:pager("job", { limit = 5 })
+    c:close()
+    local ok, err = pcall(pager.next, pager)
+    assert.is_false(ok)
+    assert.matches("closed", tostring(err))
+    pager:close()
+  end)
+
   it("frees clients that are dropped without close", function()
     for _ = 1, 200 do
       local c = emulator.client()

@@ -204,6 +204,11 @@ enum me_next me_pager_next(me_pager *p, me_request *req, long *seq, double *wait
     int inflight = 0;
     if (p->finished)
         return ME_DONE;
+    if (!p->target->endpoint) {
+        /* The client was closed: its settings (and secrets) are gone. */
+        *err = "the client is closed";
+        return ME_DONE;
+    }
     /* Retries and refetches of earlier pages first: they block delivery. */
     for (s = p->take_seq; s < p->next_seq; s++) {
         me_slot *slot = slot_of(p, s);
