@@ -23,7 +23,10 @@ local PARAMS = { offset = true, limit = true, order = true, start_time = true, e
 local LEVELS = { Info = true, Error = true, Warning = true }
 local SOURCES = { K8S = true, Job = true, Task = true }
 
-local stats = { requests = 0, connections = {}, connection_count = 0 }
+local function new_stats()
+  return { requests = 0, connections = {}, connection_count = 0, in_flight = 0, in_flight_max = 0 }
+end
+local stats = new_stats()
 local last = cjson.null
 
 local function request_id()
@@ -298,11 +301,12 @@ end
 local function control(uri)
   if uri == "/_emulator/health" then return reply(200, "ok", "text/plain") end
   if uri == "/_emulator/stats" then
-    return reply(200, cjson.encode { requests = stats.requests, connections = stats.connection_count })
+    return reply(200, cjson.encode { requests = stats.requests, connections = stats.connection_count,
+      in_flight_max = stats.in_flight_max })
   end
   if uri == "/_emulator/last" then return reply(200, cjson.encode(last)) end
   if uri == "/_emulator/reset" then
-    stats = { requests = 0, connections = {}, connection_count = 0 }
+    stats = new_stats()
     last = cjson.null
     jobs.reset()
     return reply(200, "{}")
@@ -319,6 +323,9 @@ function M.handle()
   local copy = {}
   for k, v in pairs(headers) do copy[k:lower()] = v end
   stats.requests = stats.requests + 1
+  stats.in_flight = stats.in_flight + 1
+  stats.in_flight_max = math.max(stats.in_flight_max, stats.in_flight)
+  ngx.ctx.counted = stats
   local conn = ngx.var.connection
   if not stats.connections[conn] then
     stats.connections[conn] = true
@@ -333,6 +340,12 @@ function M.handle()
   if ngx.req.get_method() ~= "GET" then return fail(405, "APIG.0102", "Method not allowed.") end
   if authenticate("GET", path, raw_args, copy) ~= true then return end
   return events(decode(project_id), decode(id), raw_args, copy)
+end
+
+--- The log phase: the request is over, whichever way it ended.
+function M.done()
+  local counted = ngx.ctx.counted
+  if counted then counted.in_flight = counted.in_flight - 1 end
 end
 
 return M
