@@ -185,14 +185,18 @@ void me_pager_set_release(me_pager *p, me_pager_release_fn fn, void *ctx)
     p->release_ctx = ctx;
 }
 
-/* May page seq be sent at all? Page 0 always; the others once page 0 has
- * told the total, while they can still hold events this iteration owes. */
+/* May page seq be sent at all? Page 0 always; page 1 beside it, reading
+ * ahead while page 0 tells the total (latency-bound paging would otherwise
+ * spend a whole round trip on page 0 alone); the others once the total is
+ * known, while they can still hold events this iteration owes. */
 static int wanted(const me_pager *p, long seq)
 {
     if (seq == 0)
         return 1;
-    if (p->single || !p->have_total || p->finished)
+    if (p->single || p->finished)
         return 0;
+    if (!p->have_total)
+        return seq == 1 && (p->q.max_items < 0 || p->q.max_items > p->limit);
     return (long long)seq * p->limit < (p->owed + p->shift);
 }
 
