@@ -1,0 +1,205 @@
+-- The pure-Lua helpers: time, filter, format. Nothing here depends on the
+-- machine's time zone: `make spec` runs it as it is, and the matrix reruns it.
+local time = require "modelarts_events.time"
+local filter = require "modelarts_events.filter"
+local format = require "modelarts_events.format"
+local cjson = require "cjson"
+
+local ERROR_EVENT = { time = "2022-11-26T16:03:41+08:00", level = "Error", message = "Training job failed.", source = "Job" }
+local K8S_EVENT = { time = "2022-11-26T16:02:05+08:00", level = "Info", source = "K8s",
+  message = "[Pod: x-worker-0] Pulled: Successfully pulled image \"swr/img:1.0\"" }
+local TRICKY = { time = "2022-11-26T16:03:12+08:00", level = "Warning", source = "Task",
+  message = "[worker-0] a, \"quoted\"\nsecond line\ttab 训练 é" }
+
+describe("time", function()
+  it("parses the service's form into epoch ms", function()
+    assert.equal(1669449821000, time.parse("2022-11-26T16:03:41+08:00"))
+    assert.equal(1669449821000, time.parse("2022-11-26T08:03:41Z"))
+    assert.equal(1669449821000, time.parse("2022-11-26 03:03:41-0500"))
+    assert.equal(1669449821250, time.parse("2022-11-26T08:03:41.25Z"))
+    assert.equal(0, time.parse("1970-01-01T00:00:00Z"))
+    assert.equal(-1000, time.parse("1969-12-31T23:59:59Z"))
+    assert.equal(42, time.parse(42))
+  end)
+
+  it("knows leap years", function()
+    assert.equal(time.parse("2024-03-01T00:00:00Z") - 86400000, time.parse("2024-02-29T00:00:00Z"))
+    assert.equal(time.parse("2000-03-01T00:00:00Z") - 86400000, time.parse("2000-02-29T00:00:00Z"))
+    assert.is_nil(time.parse("2023-02-29T00:00:00Z"))
+    assert.is_nil(time.parse("1900-02-29T00:00:00Z"))
+  end)
+
+  it("refuses what is not a date-time with an offset", function()
+    for _, s in ipairs { "", "yesterday", "2022-11-26", "2022-11-26T16:03:41", "2022-13-01T00:00:00Z",
+      "2022-11-31T00:00:00Z", "2022-11-26T24:00:00Z", "2022-11-26T16:03:41+25:00", "2022-11-26T16:03:41.Z" } do
+      local ms, err = time.parse(s)
+      assert.is_nil(ms, s)
+      assert.is_string(err)
+    end
+    assert.is_nil(time.parse(1.5))
+  end)
+
+  it("prints ISO-8601 in a given offset, UTC or the machine's zone", function()
+    assert.equal("2022-11-26T16:03:41+08:00", time.iso(1669449821000, "+08:00"))
+    assert.equal("2022-11-26T08:03:41Z", time.iso(1669449821999, "Z"))
+    assert.equal("2022-11-26T08:03:41Z", time.iso(1669449821000, "utc"))
+    assert.equal("2022-11-26T02:33:41-05:30", time.iso(1669449821000, "-05:30"))
+    assert.equal("1969-12-31T23:59:59Z", time.iso(-1000))
+    local here = time.iso(1669449821000, "local")
+    assert.equal(1669449821000, time.parse(here))
+    -- the offset printed is the one os.date reports for that instant
+    local t, u = os.date("*t", 1669449821), os.date("!*t", 1669449821)
+    local minutes = ((t.day ~= u.day) and ((t.day > u.day or t.day == 1) and 1440 or -1440) or 0) +
+      (t.hour - u.hour) * 60 + (t.min - u.min)
+    if math.abs(minutes) > 1440 then minutes = minutes > 0 and minutes - 43200 or minutes + 43200 end
+    local sign, hh, mm = here:match("([+-])(%d%d):(%d%d)$")
+    if minutes == 0 and not sign then return end
+    assert.equal(minutes, (sign == "-" and -1 or 1) * (tonumber(hh) * 60 + tonumber(mm)))
+  end)
+
+  it("round-trips every hour of a leap year", function()
+    local ms = time.parse("2024-01-01T00:30:00Z")
+    for _ = 1, 366 * 24 do
+      assert.equal(ms, time.parse(time.iso(ms, "+05:45")))
+      ms = ms + 3600000
+    end
+  end)
+
+  it("reads relative durations and the forms filters take", function()
+    assert.equal(1000000 - 30000, time.relative("30s", 1000000))
+    assert.equal(1000000 - 900000, time.relative("15m", 1000000))
+    assert.equal(10000000 - 7200000, time.relative("2h", 10000000))
+    assert.equal(100000000 - 86400000, time.relative("1d", 100000000))
+    assert.is_nil(time.relative("15x", 0))
+    assert.equal(5, time.parse_when(5))
+    assert.equal(1669449821000, time.parse_when("1669449821000"))
+    assert.equal(1669449821000, time.parse_when("2022-11-26T16:03:41+08:00"))
+    assert.equal(40000, time.parse_when("1m", 100000))
+    assert.is_nil(time.parse_when("soon"))
+  end)
+end)
+
+describe("filter", function()
+  it("keeps everything without conditions", function()
+    assert.is_true(filter.compile {} (ERROR_EVENT))
+    assert.is_true(filter.compile()(ERROR_EVENT))
+  end)
+
+  it("matches level and source case-insensitively, as a string or a list", function()
+    assert.is_true(filter.compile { level = "error" } (ERROR_EVENT))
+    assert.is_false(filter.compile { level = "Info" } (ERROR_EVENT))
+    assert.is_true(filter.compile { level = { "Warning", "ERROR" } } (ERROR_EVENT))
+    assert.is_true(filter.compile { source = "K8S" } (K8S_EVENT))
+    assert.is_false(filter.compile { source = { "Job", "Task" } } (K8S_EVENT))
+  end)
+
+  it("requires every condition", function()
+    local keep = filter.compile { level = "Info", source = "k8s", pattern = "Pulled" }
+    assert.is_true(keep(K8S_EVENT))
+    assert.is_false(keep(ERROR_EVENT))
+    assert.is_false(filter.compile { level = "Info", source = "k8s", pattern = "nope" } (K8S_EVENT))
+  end)
+
+  it("matches plain substrings and Lua patterns", function()
+    assert.is_true(filter.compile { pattern = "\"swr/img" } (K8S_EVENT))
+    assert.is_false(filter.compile { pattern = "img:1.0." } (K8S_EVENT))
+    assert.is_true(filter.compile { match = "img:%d+%.%d" } (K8S_EVENT))
+    assert.is_false(filter.compile { match = "^Pulled" } (K8S_EVENT))
+  end)
+
+  it("keeps a worker's messages", function()
+    assert.is_true(filter.compile { worker = "worker-0" } (TRICKY))
+    assert.is_false(filter.compile { worker = "worker-1" } (TRICKY))
+    assert.is_false(filter.compile { worker = "worker-0" } (K8S_EVENT))
+  end)
+
+  it("keeps a time range, inclusive, in any form", function()
+    local keep = filter.compile { since = "2022-11-26T16:03:00+08:00", till = 1669449821000 }
+    assert.is_true(keep(ERROR_EVENT))   -- exactly till
+    assert.is_true(keep(TRICKY))
+    assert.is_false(keep(K8S_EVENT))
+    local now = time.parse("2022-11-26T16:04:00+08:00")
+    local recent = filter.compile({ since = "30s" }, now)
+    assert.is_true(recent(ERROR_EVENT))
+    assert.is_false(recent(TRICKY))
+  end)
+
+  it("calls a where function", function()
+    assert.is_true(filter.compile { where = function(ev) return #ev.message > 10 end } (ERROR_EVENT))
+    assert.is_false(filter.compile { level = "Error", where = function() return nil end } (ERROR_EVENT))
+  end)
+
+  it("names the key of a bad specification", function()
+    for key, spec in pairs {
+      levle = { levle = "Error" }, level = { level = 5 }, source = { source = {} },
+      pattern = { pattern = 1 }, match = { match = "[" }, since = { since = "soon" },
+      till = { till = {} }, where = { where = "x" }, worker = { worker = 0 },
+    } do
+      local ok, err = pcall(filter.compile, spec)
+      assert.is_false(ok, key)
+      assert.equal("invalid_argument", err.kind)
+      assert.equal(key, err.field)
+      assert.matches(key, tostring(err))
+    end
+  end)
+end)
+
+describe("format", function()
+  it("prints one line of text per event", function()
+    assert.equal("2022-11-26T16:03:41+08:00  Error    Job   Training job failed.", format.text(ERROR_EVENT))
+    local line = format.text(TRICKY)
+    assert.is_nil(line:find("\n", 1, true))
+    assert.equal('2022-11-26T16:03:12+08:00  Warning  Task  [worker-0] a, "quoted"\\nsecond line\\ttab 训练 é', line)
+    assert.equal("2022-11-26T08:03:41Z  Error    Job   Training job failed.", format.text(ERROR_EVENT, { tz = "Z" }))
+  end)
+
+  it("colours by level only when asked", function()
+    assert.is_nil(format.text(ERROR_EVENT):find("\27", 1, true))
+    local coloured = format.text(ERROR_EVENT, { color = true })
+    assert.truthy(coloured:find("\27[31mError", 1, true))
+    assert.truthy(format.text(TRICKY, { color = true }):find("\27[33mWarning", 1, true))
+  end)
+
+  it("writes one JSON object a line, keys in a stable order", function()
+    local line = format.json(TRICKY)
+    assert.is_nil(line:find("\n", 1, true))
+    assert.matches('^{"time":.*,"level":.*,"source":.*,"message":.*}$', line)
+    assert.same(TRICKY, cjson.decode(line))
+  end)
+
+  it("writes RFC 4180 rows that read back", function()
+    assert.equal("time,level,source,message", format.csv_header())
+    local row = format.csv(TRICKY)
+    assert.equal('2022-11-26T16:03:12+08:00,Warning,Task,"[worker-0] a, ""quoted""\nsecond line\ttab 训练 é"', row)
+    -- read it back: the quoted last field, quotes undoubled
+    local last = row:match(',"(.*)"$'):gsub('""', '"')
+    assert.equal(TRICKY.message, last)
+    assert.equal("2022-11-26T16:03:41+08:00,Error,Job,Training job failed.", format.csv(ERROR_EVENT))
+  end)
+
+  it("aligns a table and cuts multi-line messages visibly", function()
+    local text = format.table { ERROR_EVENT, TRICKY, K8S_EVENT }
+    local lines = {}
+    for l in text:gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
+    assert.equal(4, #lines)
+    assert.matches("^TIME%s+LEVEL%s+SOURCE%s+MESSAGE$", lines[1])
+    local col = lines[1]:find("MESSAGE", 1, true)
+    assert.equal("Training job failed.", lines[2]:sub(col))
+    assert.equal('[worker-0] a, "quoted" …', lines[3]:sub(col))
+    assert.equal("\n", text:sub(-1))
+  end)
+
+  it("summarises counts, span and errors", function()
+    local s = format.summary { TRICKY, ERROR_EVENT, K8S_EVENT, { time = "2022-11-26T16:02:00+08:00", level = "Info", source = "K8S", message = "m" } }
+    assert.equal(4, s.total)
+    assert.same({ Error = 1, Warning = 1, Info = 2 }, s.by_level)
+    assert.same({ K8S = 2, Job = 1, Task = 1 }, s.by_source)
+    assert.equal("2022-11-26T16:02:00+08:00", s.first)
+    assert.equal("2022-11-26T16:03:41+08:00", s.last)
+    assert.same({ ERROR_EVENT }, s.errors)
+    local text = format.summary_text(s)
+    assert.matches("events: 4", text)
+    assert.matches("by level: Error 1, Info 2, Warning 1", text)
+    assert.matches("errors: 1", text)
+  end)
+end)
