@@ -168,10 +168,7 @@ rock:
 	  OPENSSL_INCDIR=/usr/include OPENSSL_LIBDIR=/usr/lib/x86_64-linux-gnu \
 	  CURL_LIBDIR=/usr/lib/x86_64-linux-gnu
 	cd /tmp && eval "$$(luarocks --lua-version=$(LUA_ABI) --tree=$(ROCK_TREE) path)" && \
-	  $(LUA) -e 'local me = require "modelarts_events"; \
-	    assert(package.searchpath == nil or package.searchpath("modelarts_events", package.cpath):find("$(ROCK_TREE)", 1, true)); \
-	    require "modelarts_events.filter"; require "modelarts_events.format"; \
-	    print("installed " .. me.VERSION)' && \
+	  $(LUA) -e 'local me = require "modelarts_events"; require "modelarts_events.filter"; require "modelarts_events.follow"; print("installed " .. me.VERSION .. " from " .. (package.searchpath and package.searchpath("modelarts_events", package.cpath) or package.cpath))' && \
 	  $(ROCK_TREE)/bin/modelarts-events --help >/dev/null && echo "rock: ok ($(LUA_VERSION))"
 
 install-check:

@@ -1,6 +1,9 @@
-/* client.c - me.new and the client's methods, and the libcurl driver that
- * moves the paging core's requests and responses (pager.c decides what to
- * send and what a response means; this file only moves bytes). */
+/***
+ * The client: `me.new` and its methods, and the libcurl driver that moves
+ * the paging core's requests and responses (pager.c decides what to send
+ * and what a response means; this file only moves bytes).
+ * @module modelarts_events
+ */
 #include "client.h"
 
 #include <errno.h>
@@ -235,6 +238,15 @@ static void configure(lua_State *L, me_client *c)
     lua_pop(L, 1);
 }
 
+/***
+ * Make a client. Exactly one way to authenticate (token, or ak and sk) is
+ * required; a bad configuration raises an `invalid_argument` error object
+ * naming the field.
+ * @function new
+ * @tparam table config endpoint or region, project_id, token or ak/sk
+ * (+ security_token), language, timeout, connect_timeout, retries,
+ * concurrency, ca_file, insecure, proxy, user_agent, max_body
+ */
 int me_client_new(lua_State *L)
 {
     me_client *c;
@@ -382,7 +394,13 @@ static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
 
 /* ---- methods ------------------------------------------------------------ */
 
-/** client:list(training_job_id [, params]) -> page | nil, err */
+/***
+ * One page of a job's events.
+ * @function client:list
+ * @string training_job_id
+ * @tparam[opt] table params offset, limit, order, start_time, end_time, level, source, pattern, language
+ * @return page `{ total, limit, offset, order, start_time, end_time, events }`, or nil and an error object
+ */
 static int client_list(lua_State *L)
 {
     me_client *c = check_client(L);
@@ -401,7 +419,13 @@ static int client_list(lua_State *L)
     return 2;
 }
 
-/** client:request(training_job_id [, params]) -> { method, url, headers } */
+/***
+ * The request `list` would send: validated, encoded and, with AK/SK, signed now.
+ * @function client:request
+ * @string training_job_id
+ * @tparam[opt] table params as for `list`
+ * @return `{ method = "GET", url = ..., headers = { ... } }`
+ */
 static int client_request(lua_State *L)
 {
     me_client *c = check_client(L);
@@ -420,8 +444,14 @@ static int client_request(lua_State *L)
     return 1;
 }
 
-/** client:pager(training_job_id [, params [, single]]) -> pager, for drivers
- * written in Lua (the OpenResty one): the paging and retry core itself. */
+/***
+ * The paging and retry core itself, for drivers written in Lua (the
+ * OpenResty one): `pager:next()`, `pager:feed(...)`, `pager:take()`.
+ * @function client:pager
+ * @string training_job_id
+ * @tparam[opt] table params
+ * @bool[opt] single one page, as `list` returns it
+ */
 static int client_pager(lua_State *L)
 {
     me_client *c = check_client(L);
@@ -499,19 +529,32 @@ static int make_iterator(lua_State *L, int events)
     return 4;
 }
 
-/** client:pages(training_job_id [, params]) -> iterator over pages */
+/***
+ * Iterate over every page; a failure raises the error object.
+ * @function client:pages
+ * @string training_job_id
+ * @tparam[opt] table params as for `list`, plus `max_items`
+ */
 static int client_pages(lua_State *L)
 {
     return make_iterator(L, 0);
 }
 
-/** client:events(training_job_id [, params]) -> iterator over (event, i) */
+/***
+ * Iterate over every event, yielding `event, i`; a failure raises the error object.
+ * @function client:events
+ * @string training_job_id
+ * @tparam[opt] table params as for `pages`
+ */
 static int client_events(lua_State *L)
 {
     return make_iterator(L, 1);
 }
 
-/** client:close(): free the connection; safe to call twice (also __gc). */
+/***
+ * Free the connection; safe to call twice (`__gc` and `__close` do the same).
+ * @function client:close
+ */
 static int client_close(lua_State *L)
 {
     me_client *c = (me_client *)luaL_checkudata(L, 1, ME_CLIENT_MT);
@@ -568,10 +611,15 @@ static void env_field(lua_State *L, const char *key, const char *var)
     lua_pop(L, 1);
 }
 
-/** me.config_from_env([overrides]) -> config for me.new: HUAWEICLOUD_SDK_AK,
- * _SK, _SECURITY_TOKEN, _PROJECT_ID, _REGION, MODELARTS_TOKEN and
- * MODELARTS_ENDPOINT, each unless overrides sets the field. me.new itself
- * reads only what it is given. */
+/***
+ * A configuration for `new` from the environment: HUAWEICLOUD_SDK_AK, _SK,
+ * _SECURITY_TOKEN, _PROJECT_ID, _REGION, MODELARTS_TOKEN and
+ * MODELARTS_ENDPOINT, each unless `overrides` sets the field. `new` itself
+ * reads only what it is given.
+ * @function config_from_env
+ * @tparam[opt] table overrides
+ * @treturn table
+ */
 int me_config_from_env(lua_State *L)
 {
     int has_auth;
