@@ -2,17 +2,9 @@
  * normalised page or error object, through a real Lua 5.4 state and the real
  * cjson.safe. The first byte picks the HTTP status, the rest is the body. */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
-
-int luaopen_modelarts_events(lua_State *L);
-
-static lua_State *L;
-static int check_ref;
+#include "harness.h"
 
 /* The invariants, in Lua: a page has integer counts and string fields; an
  * error object has a known kind and prints. */
@@ -32,39 +24,15 @@ static const char *CHECK =
     "  assert(type(tostring(err)) == 'string' and err.status == status)\n"
     "end\n";
 
-static void setup(void)
-{
-    L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_requiref(L, "modelarts_events", luaopen_modelarts_events, 0);
-    lua_pop(L, 1);
-    if (luaL_loadstring(L, CHECK) != LUA_OK)
-        abort();
-    check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const int statuses[] = {200, 200, 200, 400, 404, 429, 500, 502};
-    static unsigned runs;
-    if (!L)
-        setup();
+    harness_setup(CHECK);
     if (size == 0)
         return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, check_ref);
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    lua_getfield(L, -1, "modelarts_events");
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    harness_push();
     lua_pushinteger(L, statuses[data[0] % 8]);
     lua_pushlstring(L, (const char *)data + 1, size - 1);
-    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
-        fprintf(stderr, "invariant broken: %s\n", lua_tostring(L, -1));
-        abort();
-    }
-    lua_settop(L, 0);
-    if (++runs % 1000 == 0)
-        lua_gc(L, LUA_GCCOLLECT, 0);
+    harness_call(2);
     return 0;
 }

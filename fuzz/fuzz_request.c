@@ -7,17 +7,9 @@
  * numeric ones are passed as numbers when they parse as one, else as the
  * raw string (which must be refused). */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
-
-int luaopen_modelarts_events(lua_State *L);
-
-static lua_State *L;
-static int check_ref;
+#include "harness.h"
 
 static const char *CHECK =
     "local me, f = ...\n"
@@ -43,32 +35,12 @@ static const char *CHECK =
     "if ok2 then assert(auth:find('Signature=%x+$')) else clean(auth) end\n"
     "c:close()\n";
 
-static void setup(void)
-{
-    L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_requiref(L, "modelarts_events", luaopen_modelarts_events, 0);
-    lua_pop(L, 1);
-    if (luaL_loadstring(L, CHECK) != LUA_OK) {
-        fprintf(stderr, "%s\n", lua_tostring(L, -1));
-        abort();
-    }
-    check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static unsigned runs;
     size_t start = 0, i;
     int field = 1;
-    if (!L)
-        setup();
-    lua_rawgeti(L, LUA_REGISTRYINDEX, check_ref);
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    lua_getfield(L, -1, "modelarts_events");
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    harness_setup(CHECK);
+    harness_push();
     lua_newtable(L);
     for (i = 0; i <= size && field <= 11; i++) {
         if (i == size || data[i] == 0xFF) {
@@ -77,12 +49,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             start = i + 1;
         }
     }
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
-        fprintf(stderr, "invariant broken: %s\n", lua_tostring(L, -1));
-        abort();
-    }
-    lua_settop(L, 0);
-    if (++runs % 1000 == 0)
-        lua_gc(L, LUA_GCCOLLECT, 0);
+    harness_call(1);
     return 0;
 }
