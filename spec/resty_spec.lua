@@ -22,8 +22,10 @@ local NGINX_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
 
 -- Run a shell command: exit status, output (stdout and stderr). The status
 -- travels in the output: on Lua 5.1 and LuaJIT close() does not tell it.
+-- LD_PRELOAD is dropped: the sanitizer run preloads its runtime for the
+-- suite's Lua, and nginx or curl must not get it.
 local function sh(cmd)
-  local f = assert(io.popen("{ " .. cmd .. " ; } 2>&1; echo \"::$?\""))
+  local f = assert(io.popen("unset LD_PRELOAD; { " .. cmd .. " ; } 2>&1; echo \"::$?\""))
   local out = f:read("*a")
   f:close()
   local body, code = out:match("^(.-)::(%d+)%s*$")
