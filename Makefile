@@ -162,8 +162,10 @@ doc:
 ROCK_TREE ?= /tmp/modelarts-events-rocktree-$(LUA_ABI)
 rock:
 	$(MAKE) deps EXTRA_DEBS="luarocks $(if $(filter 5.1,$(LUA_VERSION)),lua5.1 liblua5.1-dev)"
-	rm -rf $(ROCK_TREE)
-	luarocks --lua-version=$(LUA_ABI) --tree=$(ROCK_TREE) make --deps-mode=none \
+	rm -rf $(ROCK_TREE) $(ROCK_TREE)-src && mkdir -p $(ROCK_TREE)-src
+	@# luarocks builds in place: build a copy, so the checkout's own build stays
+	cp -r src lua bin *.rockspec $(ROCK_TREE)-src/
+	cd $(ROCK_TREE)-src && luarocks --lua-version=$(LUA_ABI) --tree=$(ROCK_TREE) make --deps-mode=none \
 	  modelarts-events-scm-1.rockspec CURL_INCDIR=/usr/include/x86_64-linux-gnu \
 	  OPENSSL_INCDIR=/usr/include OPENSSL_LIBDIR=/usr/lib/x86_64-linux-gnu \
 	  CURL_LIBDIR=/usr/lib/x86_64-linux-gnu
