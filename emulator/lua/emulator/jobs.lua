@@ -1,30 +1,48 @@
 -- The emulator's jobs: the reference page's job, generated ones, jobs that
--- grow while they are read, and fault jobs chosen by id. Events are kept in
--- ascending time order as { ms, sec, event } where event is what the API
--- returns.
+-- grow while they are read. A job is two parallel arrays in ascending time
+-- order (ties in insertion order): `ms` (event times in epoch milliseconds,
+-- kept for windows) and `events` (the tables the API returns). Two arrays
+-- rather than one table per row: a million-event job stays in memory twice
+-- as cheaply, and the event tables go to cjson as they are.
 local M = {}
 
 local OFFSET = 8 * 3600 -- the service answers in +08:00
 
+-- ISO-8601 at second precision with +08:00. The date part is cached per day
+-- and the clock part computed: os.date per event was half of building gen-N.
+local day_cache = {}
 local function iso(ms)
-  local sec = math.floor(ms / 1000)
-  return os.date("!%Y-%m-%dT%H:%M:%S", sec + OFFSET) .. "+08:00"
+  local sec = math.floor(ms / 1000) + OFFSET
+  local day = math.floor(sec / 86400)
+  local prefix = day_cache[day]
+  if not prefix then
+    prefix = os.date("!%Y-%m-%dT", day * 86400)
+    day_cache[day] = prefix
+  end
+  local s = sec - day * 86400
+  return string.format("%s%02d:%02d:%02d+08:00", prefix, math.floor(s / 3600), math.floor(s / 60) % 60, s % 60)
 end
 M.iso = iso
 
-local function row(ms, level, message, source)
-  return { ms = ms, sec = math.floor(ms / 1000),
-           event = { time = iso(ms), level = level, message = message, source = source } }
+local function new_job() return { ms = {}, events = {} } end
+
+local function add(job, ms, level, message, source)
+  local i = #job.ms + 1
+  job.ms[i] = ms
+  job.events[i] = { time = iso(ms), level = level, message = message, source = source }
 end
 
 -- 2022-11-26T16:00:00+08:00 in ms
 local BASE = 1669449600000
+M.BASE = BASE
 local function at(hms) -- "16:03:41" on the reference day
   local h, m, s = hms:match("(%d+):(%d+):(%d+)")
   return BASE + ((tonumber(h) - 16) * 3600 + tonumber(m) * 60 + tonumber(s)) * 1000
 end
 
 local POD = "[Pod: modelarts-job-5bd61eea-9de2-4864-a0f7-5fae966171b5-worker-0] "
+-- The newest 10 are the reference page's example, verbatim (with its "K8s");
+-- the 17 before them are plausible steps of the same job's start.
 local REFERENCE = {
   { "16:01:36", "Info", "Job", "Training job is created." },
   { "16:01:37", "Info", "Job", "Training job is waiting for resources." },
@@ -55,53 +73,77 @@ local REFERENCE = {
   { "16:03:41", "Error", "Job", "Training job failed." },
 }
 
+assert(#REFERENCE == 27)
+
+-- X-Language: zh-cn for the reference job's own (Job) messages.
+M.ZH = {
+  ["Training job is created."] = "训练作业已创建。",
+  ["Training job is waiting for resources."] = "训练作业正在等待资源。",
+  ["Training job is pending."] = "训练作业排队中。",
+  ["Training job is initializing."] = "训练作业初始化中。",
+  ["Training job is running."] = "训练作业运行中。",
+  ["Training job failed."] = "训练作业运行失败。",
+}
+
 local reference
 function M.reference()
   if not reference then
-    reference = {}
-    for i, e in ipairs(REFERENCE) do reference[i] = row(at(e[1]), e[2], e[4], e[3]) end
+    reference = new_job()
+    for _, e in ipairs(REFERENCE) do add(reference, at(e[1]), e[2], e[4], e[3]) end
   end
   return reference
 end
 
--- A small deterministic generator (an LCG), so every run serves the same job.
-local function lcg(seed)
-  local state = seed
+-- A deterministic generator of our own (Park-Miller: the product stays
+-- below 2^53, so doubles compute it exactly), not math.random, whose
+-- sequence differs between Lua builds.
+local function prng(seed)
+  local state = seed % 2147483646 + 1
   return function(n)
-    state = (state * 1103515245 + 12345) % 2147483648
+    state = state * 48271 % 2147483647
     return state % n
   end
 end
 
 local SOURCES = { "Task", "Task", "Task", "K8S", "K8s", "Job" }
+-- The plain kind most of the time; the others carry what breaks naive
+-- printers and CSV writers: quotes, commas, tabs, newlines, backslashes,
+-- non-ASCII text and an emoji outside the BMP.
 local MESSAGES = {
+  function(i, r) return string.format("[worker-%d] step %d loss=%.4f #%d", r(8), i, r(10000) / 10000, i) end,
+  function(i, r) return string.format("[worker-%d] step %d loss=%.4f #%d", r(8), i, r(10000) / 10000, i) end,
   function(i, r) return string.format("[worker-%d] step %d loss=%.4f #%d", r(8), i, r(10000) / 10000, i) end,
   function(i, r) return string.format("[worker-%d] epoch %d, \"accuracy\": 0.%03d, lr=1e-4 #%d", r(8), i % 90, r(1000), i) end,
   function(i) return "[worker-0] Traceback (most recent call last):\n  File \"train.py\", line 42\n\tValueError: bad shape #" .. i end,
-  function(i, r) return string.format("[worker-%d] 训练进行中, batch %d \\ ok — é ✓ #%d", r(8), i, i) end,
-  function(i) return "[Pod: job-worker-0] Pulled: image \"swr.example/pytorch:1.8\", size=1.2GB #" .. i end,
+  function(i, r) return string.format("[worker-%d] 训练进行中, batch %d \\ ok — é ✓ 🚀 #%d", r(8), i, i) end,
+  function(i) return "[Pod: job-worker-0] Pulled: image \"swr.example/pytorch:1.8\", size=1.2GB, path=C:\\data #" .. i end,
 }
 
-local generated = {}
+-- Built once per N; only the few most recent sizes are kept, so a test
+-- sweeping sizes cannot grow the worker without bound.
+local generated, generated_order, KEEP = {}, {}, 4
 function M.generated(n)
   if generated[n] then return generated[n] end
-  local r = lcg(n)
-  local rows, ms = {}, BASE
+  local r = prng(n)
+  local job, ms = new_job(), BASE
   for i = 1, n do
     local roll = r(100)
     local level = roll < 3 and "Error" or (roll < 13 and "Warning" or "Info")
     local source = SOURCES[r(#SOURCES) + 1]
-    rows[i] = row(ms, level, MESSAGES[r(#MESSAGES) + 1](i, r), source)
-    ms = ms + r(3) * 1000
+    add(job, ms, level, MESSAGES[r(#MESSAGES) + 1](i, r), source)
+    ms = ms + r(3) * 1000 -- 0, 1 or 2 s: some events share a second
   end
-  generated[n] = rows
-  return rows
+  generated[n] = job
+  generated_order[#generated_order + 1] = n
+  if #generated_order > KEEP then generated[table.remove(generated_order, 1)] = nil end
+  return job
 end
 
+-- N identical events: a client must not take real repeats for duplicates.
 function M.same(n)
-  local rows = {}
-  for i = 1, n do rows[i] = row(BASE, "Info", "[worker-0] the same line", "Task") end
-  return rows
+  local job = new_job()
+  for _ = 1, n do add(job, BASE, "Info", "[worker-0] the same line", "Task") end
+  return job
 end
 
 function M.now_ms()
@@ -109,7 +151,7 @@ function M.now_ms()
   return math.floor(ngx.now() * 1000)
 end
 
--- Jobs that change while they are read, by their whole id.
+-- Jobs that change while they are read, and fault counters, by whole id.
 local dynamic = {}
 function M.reset() dynamic = {} end
 
@@ -117,55 +159,59 @@ function M.grow(id, n, k)
   local job = dynamic[id]
   local now = M.now_ms()
   if not job then
-    job = { rows = {} }
-    for i = 1, n do
-      job.rows[i] = row(now - (n - i + 1) * 1000, "Info", "[worker-0] line #" .. i, "Task")
-    end
+    job = new_job()
+    for i = 1, n do add(job, now - (n - i + 1) * 1000, "Info", "[worker-0] line #" .. i, "Task") end
     dynamic[id] = job
   end
-  local count = #job.rows
-  for i = count + 1, count + k do
-    job.rows[i] = row(now, "Info", "[worker-0] line #" .. i, "Task")
+  -- new events land at "now": inside the edge second of a window a client
+  -- pinned a moment ago
+  for _ = 1, k do
+    local i = #job.ms + 1
+    add(job, now, "Info", "[worker-0] line #" .. i, "Task")
   end
-  return job.rows
+  return job
 end
+
+local LIFE_START = {
+  { "Info", "Job", "Training job is created." },
+  { "Info", "K8S", "[Pod: life-worker-0] Scheduled: Successfully assigned worker-0" },
+  { "Info", "Job", "Training job is running." },
+  { "Info", "Task", "[worker-0] training started." },
+  { "Info", "Task", "[worker-0] step 0 loss=1.000" },
+}
 
 function M.life(id, outcome, polls)
   local job = dynamic[id]
   local now = M.now_ms()
   if not job then
-    job = { rows = {}, polls = 0 }
-    local first = { "Training job is created.", "Training job is pending.", "[worker-0] Scheduled",
-                    "Training job is running.", "[worker-0] training started." }
-    for i, msg in ipairs(first) do
-      job.rows[i] = row(now - (6 - i) * 1000, "Info", msg, i == 3 and "K8S" or (i == 5 and "Task" or "Job"))
-    end
+    job = new_job()
+    job.polls, job.step = 0, 0
+    for i, e in ipairs(LIFE_START) do add(job, now - (#LIFE_START - i + 1) * 1000, e[1], e[3], e[2]) end
     dynamic[id] = job
   end
-  if job.ended then return job.rows end
+  if job.ended then return job end
   job.polls = job.polls + 1
   for _ = 1, 2 do
-    job.step = (job.step or 0) + 1
-    job.rows[#job.rows + 1] = row(now, "Info",
-      string.format("[worker-0] step %d loss=%.3f", job.step, 1 / job.step), "Task")
+    job.step = job.step + 1
+    add(job, now, "Info", string.format("[worker-0] step %d loss=%.3f", job.step, 1 / job.step), "Task")
   end
   if job.polls >= polls then
     job.ended = true
     if outcome == "failed" then
-      job.rows[#job.rows + 1] = row(now, "Error", "Training job failed.", "Job")
+      add(job, now, "Error", "Training job failed.", "Job")
     else
-      job.rows[#job.rows + 1] = row(now, "Info", "Training job completed.", "Job")
+      add(job, now, "Info", "Training job completed.", "Job")
     end
   end
-  return job.rows
+  return job
 end
 
--- How many times a fault job has been asked for (per whole id).
+-- How many times a fault job has been asked for, this request included.
 function M.count(id)
-  local job = dynamic[id] or { n = 0 }
-  dynamic[id] = job
-  job.n = (job.n or 0) + 1
-  return job.n
+  local c = dynamic[id] or { n = 0 }
+  dynamic[id] = c
+  c.n = c.n + 1
+  return c.n
 end
 
 return M

@@ -66,6 +66,11 @@ end
 --- The canonical request of a request given as plain values; headers maps
 -- lowercase names to values; names lists the signed ones.
 function M.canonical_request(method, path, query, headers, names, body)
+  -- the names are taken sorted, whatever order the Authorization listed them in
+  local sorted = {}
+  for i, name in ipairs(names) do sorted[i] = name end
+  table.sort(sorted)
+  names = sorted
   local lines = {}
   for _, name in ipairs(names) do
     local v = headers[name]
@@ -92,7 +97,8 @@ function M.date_seconds(s)
   if not y then return nil end
   local t = os.time { year = tonumber(y), month = tonumber(mo), day = tonumber(d),
                       hour = tonumber(h), min = tonumber(mi), sec = tonumber(se), isdst = false }
-  -- os.time reads local time; the date is UTC
+  -- os.time reads the fields as local time; the date is UTC, so add the
+  -- local zone's offset back (isdst = false above keeps DST out of it)
   local now = os.time()
   local utc_offset = os.difftime(now, os.time(os.date("!*t", now)))
   return t + utc_offset
