@@ -6,6 +6,11 @@
 #   make demo         the same set-up, then print the reference job's events
 #   make emulator     run the emulator in the foreground (PORT=18080)
 #
+# check, spec and demo start an emulator of their own (tools/with-emulator):
+# on four free ports unless PORT is given (then PORT..PORT+3: TLS_PORT,
+# ME_RESTY_PORT, PROXY_PORT), with its own state folder, so a `make emulator`
+# in another terminal keeps running.
+#
 # Override the Lua the way lua-cjson's Makefile does:
 #   make LUA_VERSION=5.1
 #   make LUA_VERSION=jit            (LuaJIT 2.1, OpenResty's luajit2)
@@ -43,15 +48,23 @@ LDFLAGS ?=
 SHARED = -shared
 
 SRCS = $(wildcard src/*.c)
-BUILD = build/$(LUA_VERSION)$(if $(SANITIZE),-san)
+BUILD ?= build/$(LUA_VERSION)$(if $(SANITIZE),-san)
 OBJS = $(SRCS:src/%.c=$(BUILD)/%.o)
 SO = modelarts_events.so
 
 VERSION = $(shell sed -n 's/^\#define ME_VERSION "\(.*\)"/\1/p' src/version.h)
-PORT ?= 18080
-TLS_PORT ?= 18443
-EMULATOR_DIR ?= /tmp/modelarts-emulator-$(PORT)
 BUSTED ?= $(LUA) /usr/bin/busted
+
+# The user's emulator (`make emulator`) listens on PORT, 18080 by default;
+# the specs' and the demo's own emulator on PORT only when it is given.
+ifeq ($(origin PORT),undefined)
+WITH_EMULATOR = PORT=auto tools/with-emulator
+PORT = 18080
+else
+WITH_EMULATOR = PORT=$(PORT) $(if $(TLS_PORT),TLS_PORT=$(TLS_PORT)) \
+  $(if $(PROXY_PORT),PROXY_PORT=$(PROXY_PORT)) $(if $(EMULATOR_DIR),EMULATOR_DIR=$(EMULATOR_DIR)) \
+  tools/with-emulator
+endif
 
 .PHONY: all clean check test demo emulator deps spec version
 
@@ -78,9 +91,12 @@ version:
 
 # Debian packages the build, the specs, the emulator and the demo need;
 # installed only when missing, so a second run costs nothing.
+# `make check` needs all of them: the resty spec builds the module for
+# LuaJIT, the browser specs drive chromium, the first-contact spec listens
+# with LuaSocket.
 DEBS = build-essential pkg-config libcurl4-openssl-dev libssl-dev openssl \
-       lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse \
-       nginx libnginx-mod-http-lua curl
+       lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse lua-socket \
+       luajit2 libluajit2-5.1-dev nginx libnginx-mod-http-lua curl chromium
 deps:
 	@missing=""; for p in $(DEBS) $(EXTRA_DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -96,12 +112,8 @@ emulator:
 
 # The specs, against an emulator started for them and stopped after them.
 spec: all
-	@emulator/ctl start --port $(PORT) --tls-port $(TLS_PORT) --dir $(EMULATOR_DIR) >/dev/null
-	@ME_LUA=$(LUA) ME_CPATH='./$(BUILD)/?.so' MODELARTS_EMULATOR=http://127.0.0.1:$(PORT) \
-	 MODELARTS_EMULATOR_TLS=https://127.0.0.1:$(TLS_PORT) \
-	 MODELARTS_EMULATOR_CA=$(EMULATOR_DIR)/ca.pem \
-	 $(BUSTED) --cpath='./$(BUILD)/?.so' $(BUSTED_ARGS); rc=$$?; \
-	 emulator/ctl stop --dir $(EMULATOR_DIR) >/dev/null; exit $$rc
+	@$(WITH_EMULATOR) env ME_LUA=$(LUA) ME_CPATH='./$(BUILD)/?.so' \
+	  $(BUSTED) --cpath='./$(BUILD)/?.so' $(BUSTED_ARGS)
 
 check: deps
 	$(MAKE) spec
@@ -110,9 +122,7 @@ test: check
 
 demo: deps
 	$(MAKE) all
-	@emulator/ctl start --port $(PORT) --dir $(EMULATOR_DIR) >/dev/null
-	@MODELARTS_ENDPOINT=http://127.0.0.1:$(PORT) $(LUA) examples/list_events.lua reference; rc=$$?; \
-	 emulator/ctl stop --dir $(EMULATOR_DIR) >/dev/null; exit $$rc
+	@$(WITH_EMULATOR) sh -c 'MODELARTS_ENDPOINT=$$MODELARTS_EMULATOR exec $(LUA) examples/list_events.lua reference'
 
 clean:
 	rm -rf build $(SO)
@@ -120,13 +130,16 @@ clean:
 # ---- install ---------------------------------------------------------------
 LUA_FILES = $(wildcard lua/modelarts_events/*.lua)
 INSTALL ?= install
+# The command line runs on the Lua the module was built for.
+LUA_SHEBANG = $(if $(findstring /,$(LUA)),$(LUA),/usr/bin/env $(LUA))
 
 .PHONY: install uninstall
 install: all
 	$(INSTALL) -d $(DESTDIR)$(LUA_CMODULE_DIR) $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events $(DESTDIR)$(LUA_BIN_DIR)
 	$(INSTALL) -m 755 $(BUILD)/$(SO) $(DESTDIR)$(LUA_CMODULE_DIR)/$(SO)
 	$(INSTALL) -m 644 $(LUA_FILES) $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events/
-	$(INSTALL) -m 755 bin/modelarts-events $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
+	sed '1s|^#!.*|#!$(LUA_SHEBANG)|' bin/modelarts-events > $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
+	chmod 755 $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
 
 uninstall:
 	rm -f $(DESTDIR)$(LUA_CMODULE_DIR)/$(SO) $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
@@ -193,12 +206,13 @@ asan:
 	$(MAKE) spec SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  BUSTED="env LD_PRELOAD='$(ASAN_LIBS)' ASAN_OPTIONS=detect_leaks=0 $(LUA) /usr/bin/busted"
 
+# $(shell) turns the package lists' newlines into spaces.
 fuzz:
-	$(MAKE) deps EXTRA_DEBS="$$(cat fuzz/packages.txt)"
+	$(MAKE) deps EXTRA_DEBS="$(shell cat fuzz/packages.txt)"
 	fuzz/run
 
 bench:
-	$(MAKE) deps EXTRA_DEBS="$$(cat bench/packages.txt)"
+	$(MAKE) deps EXTRA_DEBS="$(shell cat bench/packages.txt)"
 	$(MAKE) all
 	bench/run
 
