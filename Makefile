@@ -66,7 +66,7 @@ WITH_EMULATOR = PORT=$(PORT) $(if $(TLS_PORT),TLS_PORT=$(TLS_PORT)) \
   tools/with-emulator
 endif
 
-.PHONY: all clean check test demo emulator deps spec version
+.PHONY: all clean check test demo emulator deps spec version readme-samples readme-check
 
 # Each Lua ABI builds into its own folder; the default one is also copied to
 # the top, where examples and scripts run from the checkout find it.
@@ -122,7 +122,14 @@ test: check
 
 demo: deps
 	$(MAKE) all
-	@$(WITH_EMULATOR) sh -c 'MODELARTS_ENDPOINT=$$MODELARTS_EMULATOR exec $(LUA) examples/list_events.lua reference'
+	@$(WITH_EMULATOR) sh -c 'MODELARTS_ENDPOINT=$$MODELARTS_EMULATOR HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f \
+	  MODELARTS_TOKEN=emulator-token exec $(LUA) examples/list_events.lua reference'
+
+# The README's sample outputs, from real runs against the emulator.
+readme-samples: all
+	@$(WITH_EMULATOR) $(LUA) tools/readme-samples.lua README.md
+readme-check: all
+	@$(WITH_EMULATOR) $(LUA) tools/readme-samples.lua --check README.md
 
 clean:
 	rm -rf build $(SO)
