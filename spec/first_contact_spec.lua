@@ -434,7 +434,8 @@ describe("make check and make demo leave the user's emulator alone", function()
     finally(function() os.execute("emulator/ctl stop --port " .. port .. " --dir " .. dir .. "; rm -rf " .. dir) end)
 
     -- what make check and make demo run, with PORT unset and with it given
-    local out, err, code = run({}, "tools/with-emulator sh -c 'curl -sf \"$MODELARTS_EMULATOR/_emulator/health\"'")
+    local _, out, err, code
+    out, err, code = run({}, "tools/with-emulator sh -c 'curl -sf \"$MODELARTS_EMULATOR/_emulator/health\"'")
     assert.equal(0, code, err)
     assert.equal("ok", out)
     _, err, code = run({}, health)
