@@ -135,27 +135,48 @@ clean:
 	rm -rf build $(SO)
 
 # ---- install ---------------------------------------------------------------
-LUA_FILES = $(wildcard lua/modelarts_events/*.lua)
+# Every Lua module under lua/ (subfolders too), installed at the same path.
+LUA_FILES = $(shell find lua/modelarts_events -name '*.lua' | sort)
 INSTALL ?= install
 # The command line runs on the Lua the module was built for.
 LUA_SHEBANG = $(if $(findstring /,$(LUA)),$(LUA),/usr/bin/env $(LUA))
 
-.PHONY: install uninstall
-install: all
-	$(INSTALL) -d $(DESTDIR)$(LUA_CMODULE_DIR) $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events $(DESTDIR)$(LUA_BIN_DIR)
-	$(INSTALL) -m 755 $(BUILD)/$(SO) $(DESTDIR)$(LUA_CMODULE_DIR)/$(SO)
-	$(INSTALL) -m 644 $(LUA_FILES) $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events/
+# $(1): the module to install.
+define install_files
+	$(INSTALL) -d $(DESTDIR)$(LUA_CMODULE_DIR) $(DESTDIR)$(LUA_BIN_DIR)
+	$(INSTALL) -m 755 $(1) $(DESTDIR)$(LUA_CMODULE_DIR)/$(SO)
+	for f in $(LUA_FILES:lua/%=%); do \
+	  $(INSTALL) -d $(DESTDIR)$(LUA_MODULE_DIR)/$$(dirname $$f) && \
+	  $(INSTALL) -m 644 lua/$$f $(DESTDIR)$(LUA_MODULE_DIR)/$$f || exit 1; \
+	done
 	sed '1s|^#!.*|#!$(LUA_SHEBANG)|' bin/modelarts-events > $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
 	chmod 755 $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
+endef
+
+.PHONY: install uninstall luarocks-build luarocks-install
+install: all
+	$(call install_files,$(BUILD)/$(SO))
 
 uninstall:
 	rm -f $(DESTDIR)$(LUA_CMODULE_DIR)/$(SO) $(DESTDIR)$(LUA_BIN_DIR)/modelarts-events
-	rm -f $(addprefix $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events/,$(notdir $(LUA_FILES)))
-	-rmdir $(DESTDIR)$(LUA_MODULE_DIR)/modelarts_events 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(LUA_MODULE_DIR)/,$(LUA_FILES:lua/%=%))
+	-cd $(DESTDIR)$(LUA_MODULE_DIR) 2>/dev/null && find modelarts_events -depth -type d -empty -delete
+
+# LuaRocks (build.type = "make" in the rockspecs) builds for the Lua it
+# drives, in a folder of its own and from scratch each time: never into
+# ./modelarts_events.so, where the checkout's scripts would load it.
+ROCK_BUILD = build/luarocks
+luarocks-build:
+	@$(PKG_CONFIG) --exists libcurl libcrypto || { echo "modelarts-events: libcurl's and OpenSSL's \
+	development files are missing (Debian: apt-get install libcurl4-openssl-dev libssl-dev)" >&2; exit 1; }
+	rm -rf $(ROCK_BUILD)
+	$(MAKE) $(ROCK_BUILD)/$(SO) BUILD=$(ROCK_BUILD)
+luarocks-install:
+	$(call install_files,$(ROCK_BUILD)/$(SO))
 
 # ---- more checks (CI runs them through `make ci`) --------------------------
 MATRIX ?= 5.1 5.3 5.4 jit
-MATRIX_DEBS = lua5.1 liblua5.1-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
+MATRIX_DEBS = lua5.1 liblua5.1-0-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
 LINT_DEBS = lua-check cppcheck lua-ldoc luarocks
 MEM_DEBS = valgrind
 .PHONY: matrix lint doc rock memcheck asan fuzz bench ci install-check
@@ -177,29 +198,47 @@ doc:
 	$(MAKE) deps EXTRA_DEBS="lua-ldoc"
 	ldoc -q .
 
-# Install with LuaRocks into a temporary tree, offline, and run a script from
-# it: Debian's lua-cjson and argparse satisfy the dependencies.
-ROCK_TREE ?= /tmp/modelarts-events-rocktree-$(LUA_ABI)
+# The README's LuaRocks block, run as written (for another Lua, with its
+# --lua-version) in a clean environment whose HOME is a scratch folder; the
+# checkout's own ./modelarts_events.so must come out untouched.
+ROCK_HOME ?= /tmp/modelarts-events-rock-home-$(LUA_ABI)
 rock:
-	$(MAKE) deps EXTRA_DEBS="luarocks $(if $(filter 5.1,$(LUA_VERSION)),lua5.1 liblua5.1-dev)"
-	rm -rf $(ROCK_TREE) $(ROCK_TREE)-src && mkdir -p $(ROCK_TREE)-src
-	@# luarocks builds in place: build a copy, so the checkout's own build stays
-	cp -r src lua bin *.rockspec $(ROCK_TREE)-src/
-	cd $(ROCK_TREE)-src && luarocks --lua-version=$(LUA_ABI) --tree=$(ROCK_TREE) make --deps-mode=none \
-	  modelarts-events-scm-1.rockspec CURL_INCDIR=/usr/include/x86_64-linux-gnu \
-	  OPENSSL_INCDIR=/usr/include OPENSSL_LIBDIR=/usr/lib/x86_64-linux-gnu \
-	  CURL_LIBDIR=/usr/lib/x86_64-linux-gnu
-	cd /tmp && eval "$$(luarocks --lua-version=$(LUA_ABI) --tree=$(ROCK_TREE) path)" && \
-	  $(LUA) -e 'local me = require "modelarts_events"; require "modelarts_events.filter"; require "modelarts_events.follow"; print("installed " .. me.VERSION .. " from " .. (package.searchpath and package.searchpath("modelarts_events", package.cpath) or package.cpath))' && \
-	  $(ROCK_TREE)/bin/modelarts-events --help >/dev/null && echo "rock: ok ($(LUA_VERSION))"
+	$(MAKE) deps EXTRA_DEBS="luarocks $(if $(filter 5.4,$(LUA_ABI)),,lua$(LUA_ABI) liblua$(LUA_ABI)$(if $(filter 5.1,$(LUA_ABI)),-0)-dev)"
+	rm -rf $(ROCK_HOME) && mkdir -p $(ROCK_HOME)
+	lua5.4 tools/readme-block.lua luarocks | sed 's/--lua-version=5\.4/--lua-version=$(LUA_ABI)/g' > $(ROCK_HOME)/install.sh
+	@before=$$(md5sum modelarts_events.so 2>&1); \
+	env -i HOME=$(ROCK_HOME) PATH=/usr/local/bin:/usr/bin:/bin sh -ex $(ROCK_HOME)/install.sh && \
+	if [ "$$before" != "$$(md5sum modelarts_events.so 2>&1)" ]; then \
+	  echo "rock: luarocks make changed ./modelarts_events.so" >&2; exit 1; fi
+	@echo "rock: ok (Lua $(LUA_ABI)); ./modelarts_events.so untouched"
 
+# make install for every Lua into a scratch DESTDIR; each installed command
+# line, started through its own shebang, reads the emulator with the module
+# installed beside it; then make uninstall leaves nothing behind.
+INSTALL_CHECK_DIR ?= /tmp/modelarts-events-destdir
 install-check:
-	rm -rf /tmp/modelarts-events-destdir
-	$(MAKE) install DESTDIR=/tmp/modelarts-events-destdir PREFIX=/usr
-	test -f /tmp/modelarts-events-destdir/usr/lib/lua/$(LUA_ABI)/$(SO)
-	test -f /tmp/modelarts-events-destdir/usr/share/lua/$(LUA_ABI)/modelarts_events/time.lua
-	$(MAKE) uninstall DESTDIR=/tmp/modelarts-events-destdir PREFIX=/usr
-	test ! -e /tmp/modelarts-events-destdir/usr/lib/lua/$(LUA_ABI)/$(SO)
+	$(MAKE) deps EXTRA_DEBS="$(MATRIX_DEBS)"
+	@set -e; for v in $(MATRIX); do \
+	  d=$(INSTALL_CHECK_DIR)-$$v; rm -rf $$d; \
+	  $(MAKE) --no-print-directory -s install LUA_VERSION=$$v DESTDIR=$$d PREFIX=/usr >/dev/null; \
+	done
+	@$(WITH_EMULATOR) sh -ec 'for v in $(MATRIX); do \
+	  d=$(INSTALL_CHECK_DIR)-$$v; abi=$$v; lua=lua$$v; \
+	  if [ $$v = jit ]; then abi=5.1; lua=luajit; fi; \
+	  test "$$(head -n 1 $$d/usr/bin/modelarts-events)" = "#!/usr/bin/env $$lua"; \
+	  out=$$(env -i PATH=/usr/bin:/bin LUA_PATH="$$d/usr/share/lua/$$abi/?.lua;;" \
+	    LUA_CPATH="$$d/usr/lib/lua/$$abi/?.so;;" $$d/usr/bin/modelarts-events \
+	    --endpoint $$MODELARTS_EMULATOR --project-id 0a1b2c3d4e5f --token emulator-token \
+	    --max-items 1 --format json reference); \
+	  case $$out in *"Training job failed."*) ;; *) echo "install-check: $$v: $$out" >&2; exit 1;; esac; \
+	  echo "install-check: Lua $$v: #!/usr/bin/env $$lua, the installed CLI works"; \
+	done'
+	@set -e; for v in $(MATRIX); do \
+	  d=$(INSTALL_CHECK_DIR)-$$v; \
+	  $(MAKE) --no-print-directory -s uninstall LUA_VERSION=$$v DESTDIR=$$d PREFIX=/usr >/dev/null; \
+	  left=$$(find $$d -type f); test -z "$$left" || { echo "install-check: left behind: $$left" >&2; exit 1; }; \
+	  rm -rf $$d; \
+	done
 
 # The suite under valgrind: no invalid access, no definite leak.
 memcheck: all
