@@ -194,9 +194,15 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c99 --inline-suppr -I src -I $(LUA_INCLUDE_DIR) src
 
-doc:
-	$(MAKE) deps EXTRA_DEBS="lua-ldoc"
+# The LDoc reference into build/doc, Markdown through lua-discount; then
+# every public function must be in it exactly once (tools/doc-check.lua).
+doc: all
+	$(MAKE) deps EXTRA_DEBS="lua-ldoc lua-discount"
+	@for f in $$(grep -l '^/\*\*\*' src/*.c); do grep -q "\"$$f\"" config.ld || \
+	  { echo "doc: $$f has LDoc comments but is not in config.ld's file list" >&2; exit 1; }; done
+	rm -rf build/doc
 	ldoc -q .
+	$(LUA) tools/doc-check.lua build/doc
 
 # The README's LuaRocks block, run as written (for another Lua, with its
 # --lua-version) in a clean environment whose HOME is a scratch folder; the
