@@ -4,7 +4,11 @@
 --
 -- Configured as examples/list_events.lua is. The iterator fetches pages of
 -- 100, four at a time, and yields events in the server's order; a failure
--- raises the error object, so the loop runs under pcall.
+-- raises the error object, so the loop runs under pcall. Against the local
+-- emulator (`make emulator`):
+--
+--   MODELARTS_ENDPOINT=http://127.0.0.1:18080 HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f \
+--   MODELARTS_TOKEN=emulator-token lua5.4 examples/all_events.lua gen-100000
 package.cpath = "./?.so;" .. package.cpath   -- the module built in this checkout
 local me = require "modelarts_events"
 
