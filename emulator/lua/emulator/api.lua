@@ -6,6 +6,7 @@
 local auth = require "emulator.auth"
 local catalog = require "emulator.catalog"
 local control = require "emulator.control"
+local detail = require "emulator.detail"
 local events = require "emulator.events"
 local faults = require "emulator.faults"
 local i18n = require "emulator.i18n"
@@ -30,8 +31,25 @@ local function job_events(id, raw_args, headers)
   return events.answer(job, q, i18n.language(headers["x-language"]), traits)
 end
 
+-- The job itself (run jobs with the forbidden flag: 403, as for a user
+-- whose policy allows reading events but not jobs).
+local function job_detail(id)
+  faults.handle(id, "job")
+  local job, traits = catalog.find(id, false)
+  if not job then return unknown_job(id) end
+  if traits.skew then reply.skew_clock(traits.skew) end
+  if traits.delay_ms then ngx.sleep(traits.delay_ms / 1000) end
+  if job.forbidden then
+    return reply.error(403, "ModelArts.0203", "Policy doesn't allow modelarts:trainJob:get to be performed.")
+  end
+  local body = reply.encode(detail.body(id, job))
+  if traits.chunked then return reply.send_chunked(200, body) end
+  return reply.send(200, body)
+end
+
 local ROUTES = {
   { "^/v2/([^/]*)/training%-jobs/([^/]+)/events$", "events", job_events },
+  { "^/v2/([^/]*)/training%-jobs/([^/]+)$", "job", job_detail },
 }
 
 local function route(path)
