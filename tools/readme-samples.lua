@@ -38,11 +38,39 @@ local function run(command)
   return text
 end
 
+-- What changes from run to run: event times of live jobs, request ids.
+local function normal(s)
+  return (s:gsub("%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d[%d.]*[Z+-]?[%d:]*", "TIME"):gsub("request id %x+", "request id ID"))
+end
+
+-- Each sample ("$ command" and its output) of a block, in order; a blank
+-- line separates samples.
+local function samples(block)
+  local list = {}
+  for line in block:gmatch("([^\n]*)\n") do
+    local command = line:match("^%$ (.+)")
+    if command then
+      list[#list + 1] = { command = command, lines = {} }
+    elseif #list > 0 then
+      table.insert(list[#list].lines, line)
+    end
+  end
+  for _, sample in ipairs(list) do
+    if sample.lines[#sample.lines] == "" then table.remove(sample.lines) end
+    sample.output = #sample.lines > 0 and table.concat(sample.lines, "\n") .. "\n" or ""
+  end
+  return list
+end
+
+-- A sample whose fresh output differs only in what changes from run to run
+-- keeps its old text, so that regenerating does not churn the README.
 local function regenerate(block)
   local out = {}
-  for command in block:gmatch("%$ ([^\n]+)") do
-    io.stderr:write("readme-samples: $ ", command, "\n")
-    out[#out + 1] = "$ " .. command .. "\n" .. run(command)
+  for _, sample in ipairs(samples(block)) do
+    io.stderr:write("readme-samples: $ ", sample.command, "\n")
+    local fresh = run(sample.command)
+    if normal(fresh) == normal(sample.output) then fresh = sample.output end
+    out[#out + 1] = "$ " .. sample.command .. "\n" .. fresh
   end
   return table.concat(out, "\n")
 end
@@ -56,9 +84,6 @@ local new = readme:gsub("(<!%-%- samples %-%->\n```[%w]*\n)(.-\n)(```\n)", funct
 end)
 
 if check then
-  local function normal(s)
-    return (s:gsub("%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d[%d.]*[Z+-]?[%d:]*", "TIME"):gsub("request id %x+", "request id ID"))
-  end
   if normal(new) ~= normal(readme) then
     io.stderr:write("readme-samples: ", path, "'s samples differ from a fresh run: `make readme-samples` rewrites them\n")
     local a, b = io.open("/tmp/readme-samples.old", "w"), io.open("/tmp/readme-samples.new", "w")
