@@ -268,5 +268,6 @@ bench:
 	$(MAKE) all
 	bench/run
 
-# Everything CI runs after `make check`.
-ci: check matrix lint rock install-check memcheck asan fuzz
+# What .ci/run runs on the machine itself, after the README's two commands
+# on a brand-new Debian root.
+ci: matrix lint install-check memcheck asan rock doc readme-check fuzz
