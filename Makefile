@@ -196,8 +196,9 @@ lint:
 
 # The LDoc reference into build/doc, Markdown through lua-discount; then
 # every public function must be in it exactly once (tools/doc-check.lua).
-doc: all
+doc:
 	$(MAKE) deps EXTRA_DEBS="lua-ldoc lua-discount"
+	$(MAKE) all
 	@for f in $$(grep -l '^/\*\*\*' src/*.c); do grep -q "\"$$f\"" config.ld || \
 	  { echo "doc: $$f has LDoc comments but is not in config.ld's file list" >&2; exit 1; }; done
 	rm -rf build/doc
@@ -247,14 +248,14 @@ install-check:
 	done
 
 # The suite under valgrind: no invalid access, no definite leak.
-memcheck: all
+memcheck:
 	$(MAKE) deps EXTRA_DEBS="$(MEM_DEBS)"
 	$(MAKE) spec BUSTED="valgrind -q --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite --show-leak-kinds=definite $(LUA) /usr/bin/busted"
 
 # The suite with the module built with AddressSanitizer and UBSan.
 ASAN_LIBS = $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
-asan:
+asan: deps
 	$(MAKE) spec SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  BUSTED="env LD_PRELOAD='$(ASAN_LIBS)' ASAN_OPTIONS=detect_leaks=0 $(LUA) /usr/bin/busted"
 
