@@ -194,10 +194,11 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c99 --inline-suppr -I src -I $(LUA_INCLUDE_DIR) src
 
-# The LDoc reference into build/doc, Markdown through lua-discount; then
+# The LDoc reference into build/doc, Markdown through lua-discount (ldoc runs
+# on Lua 5.1 or 5.2, and lua-ldoc brings neither); then
 # every public function must be in it exactly once (tools/doc-check.lua).
 doc:
-	$(MAKE) deps EXTRA_DEBS="lua-ldoc lua-discount"
+	$(MAKE) deps EXTRA_DEBS="lua-ldoc lua-discount lua5.1"
 	$(MAKE) all
 	@for f in $$(grep -l '^/\*\*\*' src/*.c); do grep -q "\"$$f\"" config.ld || \
 	  { echo "doc: $$f has LDoc comments but is not in config.ld's file list" >&2; exit 1; }; done
