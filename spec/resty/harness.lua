@@ -1,0 +1,193 @@
+-- luacheck: globals ngx
+-- The test server of spec/resty_spec.lua (see nginx_conf.lua): runs one
+-- call of modelarts_events.resty as the query string says, in the phase the
+-- location says, and answers with JSON.
+--   op       new | list | pages | events | job | follow | close_mid | break
+--   endpoint the emulator's URL
+--   auth     token (default) | aksk | none | token_fn (a function that
+--            yields) | token_fn_fail (a function that raises)
+--   job      the training job id
+--   params   JSON: the call's params
+--   config   JSON: more client configuration (retries, concurrency, timeout, ...)
+--   close    with op=break: close the iterator after the first page
+local cjson = require "cjson.safe"
+local resty = require "modelarts_events.resty"
+
+local M = {}
+
+local function plain(err)
+  if type(err) ~= "table" then return { message = tostring(err), not_an_object = true } end
+  return {
+    kind = err.kind, message = err.message, status = err.status, code = err.code,
+    request_id = err.request_id, retryable = err.retryable, attempts = err.attempts,
+    field = err.field, text = tostring(err),
+  }
+end
+
+local function elapsed(started)
+  ngx.update_time()
+  return ngx.now() - started
+end
+
+local function make_client(args)
+  local config = { endpoint = args.endpoint, project_id = "0a1b2c3d4e5f" }
+  if args.auth == "aksk" then
+    config.ak, config.sk = "emulator-ak", "emulator-sk"
+  elseif args.auth == "token_fn" then
+    config.token = function()
+      ngx.sleep(0.001) -- a credential source may yield (a cosocket, a lock)
+      return "emulator-token"
+    end
+  elseif args.auth == "token_fn_fail" then
+    config.token = function() error("the vault is unreachable") end
+  elseif args.auth ~= "none" then
+    config.token = "emulator-token"
+  end
+  for k, v in pairs(args.config and assert(cjson.decode(args.config)) or {}) do config[k] = v end
+  return resty.new(config)
+end
+
+-- Collect every page or event of an iteration; a raise is reported as such.
+local function collect(client, args, params, started)
+  local out, pages = {}, 0
+  local ok, raised = pcall(function()
+    if args.op == "pages" then
+      for page in client:pages(args.job, params) do
+        pages = pages + 1
+        for _, ev in ipairs(page.events) do out[#out + 1] = ev end
+      end
+    else
+      for ev, i in client:events(args.job, params) do
+        assert(i == #out + 1, "the index counts from 1")
+        out[#out + 1] = ev
+      end
+    end
+  end)
+  return { ok = ok, events = out, pages = pages, raised = not ok and plain(raised) or nil,
+           seconds = elapsed(started) }
+end
+
+local OPS = {}
+
+function OPS.list(client, args, params, started)
+  local page, err = client:list(args.job, params)
+  return { ok = page ~= nil, page = page, err = err and plain(err), seconds = elapsed(started) }
+end
+
+function OPS.job(client, args, _, started)
+  local job, err = client:job(args.job)
+  if job then job.status = nil end -- (the server's whole object: not compared)
+  return { ok = job ~= nil, job = job, err = err and plain(err), seconds = elapsed(started) }
+end
+
+OPS.pages, OPS.events = collect, collect
+
+function OPS.follow(client, args, _, started)
+  local follow = require "modelarts_events.follow"
+  local out = {}
+  local it
+  local ok, raised = pcall(function()
+    it = follow(client, args.job, { interval = tonumber(args.interval) or 0.2, timeout = 30 })
+    for ev in it do out[#out + 1] = ev end
+  end)
+  return { ok = ok, events = out, result = it and it.result, raised = not ok and plain(raised) or nil,
+           seconds = elapsed(started) }
+end
+
+-- close the client between two pages: the iterator raises, nothing crashes
+function OPS.close_mid(client, args, params)
+  local next_page = client:pages(args.job, params)
+  local first = next_page()
+  client:close()
+  local ok, raised = pcall(next_page)
+  local page, err = client:list(args.job, params)
+  return { ok = ok, first = first ~= nil, raised = not ok and plain(raised) or nil,
+           list_ok = page ~= nil, err = err and plain(err) }
+end
+
+-- take the first page, then stop (closing the iterator when asked)
+OPS["break"] = function(client, args, params, started)
+  local it = client:pages(args.job, params)
+  local first = it()
+  if args.close then it.close() end
+  return { ok = first ~= nil, seconds = elapsed(started) }
+end
+
+--- Run the call the arguments describe: the result table.
+function M.run(args)
+  ngx.update_time()
+  local started = ngx.now()
+  local client, err = make_client(args)
+  if args.op == "new" or not client then
+    return { ok = client ~= nil, err = err and plain(err), phase = ngx.get_phase() }
+  end
+  local params = args.params and assert(cjson.decode(args.params)) or nil
+  local op = OPS[args.op] or error("unknown op " .. tostring(args.op))
+  local result = op(client, args, params, started)
+  client:close()
+  result.phase = ngx.get_phase()
+  return result
+end
+
+local function reply(result)
+  ngx.header.content_type = "application/json"
+  ngx.say(cjson.encode(result))
+  return ngx.exit(ngx.HTTP_OK)
+end
+
+--- The handler of the rewrite, access and content locations.
+function M.handle()
+  return reply(M.run(ngx.req.get_uri_args()))
+end
+
+local TIMER_LIMIT = 120 -- seconds a timer's run may take before the handler gives up
+
+--- The handler of /run_timer: the call runs in a timer (no request of its
+-- own), the result comes back through the shared dict.
+function M.handle_in_timer()
+  local dict = ngx.shared.results
+  local key = "timer:" .. ngx.var.request_id
+  local args = ngx.req.get_uri_args()
+  local ok, err = ngx.timer.at(0, function(premature)
+    if premature then return end
+    local done, result = pcall(M.run, args)
+    if not done then result = { ok = false, crashed = tostring(result) } end
+    dict:set(key, cjson.encode(result), TIMER_LIMIT)
+  end)
+  if not ok then return reply { ok = false, crashed = "cannot start a timer: " .. tostring(err) } end
+  for _ = 1, TIMER_LIMIT * 20 do
+    local s = dict:get(key)
+    if s then
+      dict:delete(key)
+      return reply(assert(cjson.decode(s)))
+    end
+    ngx.sleep(0.05)
+  end
+  return reply { ok = false, crashed = "the timer did not finish" }
+end
+
+--- set_by_lua: list, which cannot work there; the JSON result.
+function M.in_set(endpoint)
+  return cjson.encode(M.run { op = "list", job = "reference", endpoint = ngx.unescape_uri(endpoint) })
+end
+
+--- init_worker_by_lua: a timer lists the events of gen-250 as soon as the
+-- worker starts (cosockets do not exist in init_worker itself).
+function M.init_worker(endpoint)
+  assert(ngx.timer.at(0, function(premature)
+    if premature then return end
+    local done, result = pcall(M.run, { op = "events", job = "gen-250", endpoint = endpoint,
+                                        params = '{"limit":100}' })
+    if not done then result = { ok = false, crashed = tostring(result) } end
+    ngx.shared.results:set("init_worker", cjson.encode(result))
+  end))
+end
+
+--- GET /init_worker: what the init_worker timer got (404 until it is done).
+function M.init_worker_result()
+  local s = ngx.shared.results:get("init_worker")
+  if not s then return ngx.exit(ngx.HTTP_NOT_FOUND) end
+  return reply(assert(cjson.decode(s)))
+end
+
+return M
