@@ -1,0 +1,200 @@
+-- The live events gateway (examples/gateway/) in a real nginx with two
+-- workers, as a user runs it from the checkout (nginx -p <checkout>), with
+-- the test's port, files and a short poll interval; against the emulator.
+-- Environment: see spec/resty/support.lua.
+local cjson = require "cjson.safe"
+local t = dofile("spec/resty/support.lua")
+
+local sh, quote, read = t.sh, t.quote, t.read
+local PORT = t.extra_port(2)
+local BASE = "http://127.0.0.1:" .. PORT
+local INTERVAL = 0.5
+
+-- Server-Sent Events text -> list of { event, data (decoded), id }
+local function sse(text)
+  local out = {}
+  for block in (text .. "\n\n"):gmatch("(.-)\n\n") do
+    local m = {}
+    for line in block:gmatch("[^\n]+") do
+      local field, value = line:match("^(%a+): ?(.*)$")
+      if field == "data" then
+        m.data = assert(cjson.decode(value), value)
+      elseif field then
+        m[field] = value
+      end
+    end
+    if m.event then out[#out + 1] = m end
+  end
+  return out
+end
+
+local function stream_events(messages)
+  local events, last = {}, nil
+  for _, m in ipairs(messages) do
+    if m.event == "event" then events[#events + 1] = m.data else last = m end
+  end
+  return events, last
+end
+
+local function lines(body)
+  local out = {}
+  for line in body:gmatch("[^\n]+") do out[#out + 1] = assert(cjson.decode(line), line) end
+  return out
+end
+
+t.describe_nginx(describe, pending, "examples/gateway: the live events gateway", function()
+  local dir, log
+
+  setup(function()
+    local cpath = t.cpath()
+    dir = t.tmpdir()
+    local conf = assert(read("examples/gateway/nginx.conf"))
+    local function sub(pattern, replacement)
+      local n
+      conf, n = conf:gsub(pattern, replacement)
+      assert(n == 1, "examples/gateway/nginx.conf: no " .. pattern)
+    end
+    sub("\n(%s*)listen 8080;", "\n%1listen 127.0.0.1:" .. PORT .. ";")
+    sub("worker_processes auto;", "worker_processes 2;")
+    sub("interval = 5 ", "interval = " .. INTERVAL .. " ")
+    sub("\nhttp {\n", function() return "\nhttp {\n" .. t.private_paths(dir) .. "\n" end)
+    sub("%$prefix/build/jit/%?%.so", cpath .. "/?.so")
+    t.write(dir .. "/nginx.conf", conf)
+    local env = "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MODELARTS_ENDPOINT=" .. quote(t.EMULATOR) ..
+      " MODELARTS_TOKEN=emulator-token HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f"
+    log = t.start_nginx { dir = dir, prefix = t.repo(), conf = dir .. "/nginx.conf", port = PORT, env = env }
+  end)
+
+  teardown(function()
+    if dir then
+      t.stop_nginx(dir)
+      sh("rm -rf " .. quote(dir))
+    end
+  end)
+
+  after_each(function()
+    if log then assert.same({}, t.crashes(log)) end
+  end)
+
+  describe("GET /jobs/<id>/events", function()
+    it("answers with the job's events as JSON lines", function()
+      local status, body = t.get(BASE .. "/jobs/reference/events")
+      assert.equal(200, status, body)
+      local events = lines(body)
+      assert.equal(27, #events)
+      assert.equal("Training job failed.", events[1].message)
+      assert.equal("Error", events[1].level)
+    end)
+
+    it("takes its filters and paging from the query", function()
+      local status, body = t.get(BASE .. "/jobs/gen-1234/events?limit=100&order=asc&max_items=250")
+      assert.equal(200, status, body)
+      local events = lines(body)
+      assert.equal(250, #events)
+      for i, ev in ipairs(events) do assert.equal(i, tonumber(ev.message:match("#(%d+)"))) end
+      status, body = t.get(BASE .. "/jobs/reference/events?level=Error")
+      assert.equal(200, status, body)
+      events = lines(body)
+      assert.is_true(#events > 0 and #events < 27, #events .. " events")
+      for _, ev in ipairs(events) do assert.equal("Error", ev.level) end
+    end)
+
+    it("answers 404 for an unknown job, 400 for bad params or a bad id", function()
+      local status, body = t.get(BASE .. "/jobs/no-such-job/events")
+      assert.equal(404, status, body)
+      local err = assert(cjson.decode(body)).error
+      assert.equal("http", err.kind)
+      assert.equal(404, err.status)
+      status, body = t.get(BASE .. "/jobs/reference/events?limit=1000")
+      assert.equal(400, status, body)
+      assert.equal("invalid_argument", assert(cjson.decode(body)).error.kind)
+      status = t.get(BASE .. "/jobs/%00x/events")
+      assert.equal(400, status)
+    end)
+  end)
+
+  describe("GET /jobs/<id>/stream", function()
+    it("streams a running job's events until it ends", function()
+      local job = "life-completed-4-" .. t.tag()
+      local status, body = t.get(BASE .. "/jobs/" .. job .. "/stream", 60)
+      assert.equal(200, status, body)
+      local events, last = stream_events(sse(body))
+      assert.equal("end", last.event, body)
+      assert.equal("completed", last.data.result)
+      assert.equal("Training job completed.", events[#events].message)
+      assert.is_true(#events >= 11, #events .. " events")
+    end)
+
+    it("filters per viewer", function()
+      local job = "life-failed-3-" .. t.tag()
+      local status, body = t.get(BASE .. "/jobs/" .. job .. "/stream?level=Error", 60)
+      assert.equal(200, status, body)
+      local events, last = stream_events(sse(body))
+      assert.equal("failed", last.data.result)
+      assert.is_true(#events >= 1)
+      for _, ev in ipairs(events) do assert.equal("Error", ev.level) end
+    end)
+
+    it("ends with the error when the job cannot be followed", function()
+      local status, body = t.get(BASE .. "/jobs/no-such-job-" .. t.tag() .. "/stream", 60)
+      assert.equal(200, status, body)
+      local events, last = stream_events(sse(body))
+      assert.equal(0, #events)
+      assert.equal("end", last.event)
+      assert.equal(404, last.data.error.status)
+    end)
+
+    it("serves 200 viewers of a job from one follower", function()
+      local job = "life-completed-6-" .. t.tag()
+      t.reset()
+      local entries = {}
+      for i = 1, 200 do
+        entries[i] = string.format('url = "%s/jobs/%s/stream"\noutput = "%s/viewer-%d.txt"', BASE, job, dir, i)
+      end
+      t.write(dir .. "/viewers.curl", table.concat(entries, "\n") .. "\n")
+      local started = os.time()
+      local code, out = sh("curl -s -N -m 60 --parallel --parallel-max 200 --config " .. quote(dir .. "/viewers.curl"))
+      local seconds = os.time() - started
+      assert.equal(0, code, out)
+      local stats = t.stats()
+      local first
+      for i = 1, 200 do
+        local events, last = stream_events(sse(assert(read(dir .. "/viewer-" .. i .. ".txt"))))
+        assert.equal("end", last and last.event, "viewer " .. i)
+        assert.equal("completed", last.data.result, "viewer " .. i)
+        local messages = {}
+        for j, ev in ipairs(events) do messages[j] = ev.message end
+        first = first or messages
+        assert.same(first, messages, "viewer " .. i)
+      end
+      assert.is_true(#first >= 15, #first .. " events")
+      -- one poll per interval per worker at most (2 workers), where 200
+      -- followers would have made some 200 times as many
+      local polls = stats.events_requests or stats.requests
+      local bound = 2 * (math.ceil((seconds + 1) / INTERVAL) + 1)
+      print(string.format("\n200 viewers of %s: %d events each, %d API requests in %d s", job, #first,
+        polls, seconds))
+      assert.is_true(polls <= bound, polls .. " API requests in " .. seconds .. " s")
+    end)
+  end)
+
+  describe("GET /jobs/<id>/", function()
+    it("shows the stream live in a browser", function()
+      if sh("test -x " .. t.CHROMIUM) ~= 0 then return pending("no " .. t.CHROMIUM) end
+      local job = "life-completed-3-" .. t.tag()
+      local profile = t.tmpdir()
+      local code, dom = sh("timeout 90 " .. t.CHROMIUM .. " --headless --no-sandbox --disable-gpu --disable-quic " ..
+        "--no-first-run --disable-background-networking --disable-component-update --disable-sync " ..
+        "--user-data-dir=" .. quote(profile) .. " --virtual-time-budget=20000 --dump-dom " ..
+        quote(BASE .. "/jobs/" .. job .. "/") .. " 2>/dev/null")
+      sh("rm -rf " .. quote(profile))
+      assert.equal(0, code, dom)
+      assert.truthy(dom:find('data-state="ended"', 1, true), dom)
+      assert.truthy(dom:find('data-result="completed"', 1, true), dom)
+      local items = 0
+      for _ in dom:gmatch("<li ") do items = items + 1 end
+      assert.is_true(items >= 9, items .. " events on the page")
+      assert.truthy(dom:find("Training job completed.", 1, true))
+    end)
+  end)
+end)

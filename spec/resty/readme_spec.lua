@@ -1,0 +1,71 @@
+-- The README's OpenResty section, followed as written: its nginx.conf block
+-- is run with its own command line (nginx -p <checkout>), the environment
+-- holding only what the section exports; only the port it listens on is the
+-- test's. Environment: see spec/resty/support.lua.
+local t = dofile("spec/resty/support.lua")
+
+local sh, quote, read = t.sh, t.quote, t.read
+local PORT = t.extra_port(3)
+local BASE = "http://127.0.0.1:" .. PORT
+
+-- The OpenResty section of README.md: its nginx block and its sh block.
+local function readme_section()
+  local readme = assert(read("README.md"))
+  local section = assert(readme:match("\n## OpenResty\n(.-)\n## "), "README.md has no OpenResty section")
+  local conf = assert(section:match("```nginx\n(.-)```"), "no nginx block in the OpenResty section")
+  local shell = assert(section:match("```sh\n(.-)```"), "no sh block in the OpenResty section")
+  return conf, shell
+end
+
+t.describe_nginx(describe, pending, "README.md's OpenResty section", function()
+  local dir, log
+
+  setup(function()
+    local cpath = t.cpath()
+    dir = t.tmpdir()
+    local conf, shell = readme_section()
+    local n
+    conf, n = conf:gsub("\n(%s*)listen 8080;", "\n%1listen 127.0.0.1:" .. PORT .. ";")
+    assert(n == 1, "the README's nginx.conf does not listen on 8080")
+    if cpath ~= t.repo() .. "/build/jit" then conf = conf:gsub("%$prefix/build/jit/%?%.so", cpath .. "/?.so") end
+    t.write(dir .. "/modelarts-events.conf", conf)
+    -- the command line as the README gives it, with the test's folder
+    local command = assert(shell:match("\n(nginx %-p [^\n]+)"), "no nginx command in the README")
+    local globals = assert(command:match("%-g '([^']+)'"))
+    assert.equal('nginx -p "$PWD" -c "$PWD/modelarts-events.conf" -g \'' .. globals .. "'", command)
+    local env = "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MODELARTS_ENDPOINT=" .. quote(t.EMULATOR) ..
+      " MODELARTS_TOKEN=emulator-token HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f"
+    local code, out = sh(string.format("cd %s && %s nginx -p %s -c %s -g %s", quote(t.repo()), env,
+      quote(t.repo()), quote(dir .. "/modelarts-events.conf"),
+      quote(globals:gsub("/tmp/me%-nginx", dir .. "/nginx"))))
+    assert(code == 0, "nginx did not start: " .. out .. (read(dir .. "/nginx.log") or ""))
+    log = dir .. "/nginx.log"
+    t.wait_up(PORT)
+  end)
+
+  teardown(function()
+    if dir then
+      t.stop_nginx(dir)
+      sh("rm -rf " .. quote(dir))
+    end
+  end)
+
+  it("answers with a job's events, oldest first", function()
+    local status, body = t.get(BASE .. "/events/reference")
+    assert.equal(200, status, body)
+    local lines = {}
+    for line in body:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.equal(27, #lines)
+    assert.truthy(lines[27]:find(" Error Training job failed.", 1, true), lines[27])
+    status, body = t.get(BASE .. "/events/gen-250")
+    assert.equal(200, status, body)
+    -- (generated messages hold line breaks; each holds its "#i" once)
+    local seen, n = {}, 0
+    for i in body:gmatch("#(%d+)") do
+      assert.is_nil(seen[i], "event #" .. i .. " twice")
+      seen[i], n = true, n + 1
+    end
+    assert.equal(250, n)
+    assert.same({}, t.crashes(log))
+  end)
+end)
