@@ -404,6 +404,68 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
     end)
   end)
 
+  describe("the HTTP client, strict about what it reads", function()
+    local function exchange(name, extra)
+      local args = { op = "http", url = BASE .. "/raw/" .. name }
+      for k, v in pairs(extra or {}) do args[k] = v end
+      return run(args)
+    end
+
+    it("reads well-formed responses", function()
+      local r = exchange("ok")
+      assert.is_true(r.ok, r.message)
+      assert.equal(200, r.status)
+      assert.equal("hello", r.body)
+      assert.equal("5", r.headers["content-length"])
+      assert.equal("hello", exchange("ok_no_reason").body)
+      r = exchange("interim")
+      assert.equal(200, r.status)
+      assert.equal("ok", r.body)
+      r = exchange("no_content")
+      assert.equal(204, r.status)
+      assert.equal("", r.body)
+      assert.equal("all of it", exchange("until_close").body)
+      r = exchange("chunked")
+      assert.is_true(r.ok, r.message)
+      assert.equal("hello world", r.body)
+    end)
+
+    local malformed = {
+      "status_4_digits", "http2", "not_http", "no_colon", "space_before_colon", "folded", "long_header",
+      "many_headers", "switching", "bad_chunk_size", "huge_chunk_size", "chunk_overrun", "conflicting_length",
+      "length_and_chunked", "gzip", "bad_length", "short_body", "nothing",
+    }
+    for _, name in ipairs(malformed) do
+      it("refuses " .. name:gsub("_", " ") .. " as a network error", function()
+        local r = exchange(name)
+        assert.is_false(r.ok, name .. " was accepted")
+        assert.equal("network", r.kind, r.message)
+        assert.is_string(r.message)
+      end)
+    end
+
+    it("refuses a Content-Length over max_body before reading the body", function()
+      local r = exchange("large_length", { max_body = 1024 })
+      assert.is_false(r.ok)
+      assert.equal("too_large", r.kind)
+    end)
+
+    it("keeps a connection alive only after a complete response that allows it", function()
+      local url = BASE .. "/fast"
+      run { op = "http", url = url }
+      local r = run { op = "http", url = url }
+      assert.is_true(r.ok, r.message)
+      assert.is_true(r.reused > 0, "not reused")
+      assert.is_true(r.kept)
+      for name, kept in pairs { ok = true, http10_keepalive = true, until_close = false, close_with_length = false,
+                                http10 = false, extra_bytes = false } do
+        r = exchange(name)
+        assert.is_true(r.ok, r.message)
+        assert.equal(kept, r.kept, name)
+      end
+    end)
+  end)
+
   describe("transfer failures", function()
     it("times out a slow response at `timeout`", function()
       local r = run { op = "list", job = "fault-slow-2000", config = { retries = 0, timeout = 0.5 } }
@@ -591,8 +653,14 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
       lines[#lines + 1] = string.format('url = "%s"\noutput = "%s/storm-%d.json"', url, dir, i)
     end
     t.write(dir .. "/storm.curl", table.concat(lines, "\n") .. "\n")
+    t.reset()
+    local started = os.time()
     local code, out = sh("curl -s -m 120 --parallel --parallel-max 200 --config " .. quote(dir .. "/storm.curl"))
     assert.equal(0, code, out)
+    local stats = t.stats()
+    print(string.format("\nstorm: 200 requests over %d kinds of job in %d s; the emulator saw %d requests, " ..
+      "%d connections, at most %d at once", #kinds, os.time() - started, stats.requests, stats.connections,
+      stats.in_flight_max))
     local answered = 0
     for i = 1, 200 do
       local k = kinds[(i - 1) % #kinds + 1]

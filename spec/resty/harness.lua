@@ -2,7 +2,8 @@
 -- The test server of spec/resty_spec.lua (see nginx_conf.lua): runs one
 -- call of modelarts_events.resty as the query string says, in the phase the
 -- location says, and answers with JSON.
---   op       new | list | pages | events | job | follow | close_mid | break
+--   op       new | list | pages | events | job | follow | close_mid | break |
+--            http (one exchange of modelarts_events.resty.http: url, timeout, max_body)
 --   endpoint the emulator's URL
 --   auth     token (default) | aksk | none | token_fn (a function that
 --            yields) | token_fn_fail (a function that raises)
@@ -113,10 +114,21 @@ OPS["break"] = function(client, args, params, started)
   return { ok = first ~= nil, seconds = elapsed(started) }
 end
 
+-- one exchange of the HTTP client itself, with the given url and limits
+function OPS.http(_, args)
+  local http = require "modelarts_events.resty.http"
+  local res, kind, message = http.request({ method = args.method or "GET", url = args.url, headers = {} },
+    { timeout = tonumber(args.timeout) or 3, connect_timeout = 1, max_body = tonumber(args.max_body) or 4096 })
+  if not res then return { ok = false, kind = kind, message = message } end
+  return { ok = true, status = res.status, body = res.body, headers = res.headers, reused = res.reused,
+           kept = res.kept }
+end
+
 --- Run the call the arguments describe: the result table.
 function M.run(args)
   ngx.update_time()
   local started = ngx.now()
+  if args.op == "http" then return OPS.http(nil, args) end
   local client, err = make_client(args)
   if args.op == "new" or not client then
     return { ok = client ~= nil, err = err and plain(err), phase = ngx.get_phase() }
@@ -164,6 +176,54 @@ function M.handle_in_timer()
     ngx.sleep(0.05)
   end
   return reply { ok = false, crashed = "the timer did not finish" }
+end
+
+-- Responses as a misbehaving server sends them, byte for byte (GET /raw/<name>).
+local RAW = {
+  ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+  ok_no_reason = "HTTP/1.1 200\r\nContent-Length: 5\r\n\r\nhello",
+  interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+  no_content = "HTTP/1.1 204 No Content\r\n\r\n",
+  until_close = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it",
+  close_with_length = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+  http10 = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+  http10_keepalive = "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok",
+  extra_bytes = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n",
+  chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" ..
+    "5;name=value\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n",
+  status_4_digits = "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+  http2 = "HTTP/2 200\r\nContent-Length: 0\r\n\r\n",
+  not_http = "SSH-2.0-OpenSSH_9.2\r\n",
+  no_colon = "HTTP/1.1 200 OK\r\nContent-Length 0\r\n\r\n",
+  space_before_colon = "HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n",
+  folded = "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 0\r\n\r\n",
+  long_header = "HTTP/1.1 200 OK\r\nX-Long: " .. string.rep("a", 9000) .. "\r\nContent-Length: 0\r\n\r\n",
+  many_headers = "HTTP/1.1 200 OK\r\n" .. string.rep("X-A: 1\r\n", 101) .. "Content-Length: 0\r\n\r\n",
+  switching = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+  bad_chunk_size = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+  huge_chunk_size = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\nhello",
+  chunk_overrun = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n",
+  conflicting_length = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+  length_and_chunked = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" ..
+    "5\r\nhello\r\n0\r\n\r\n",
+  gzip = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+  bad_length = "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
+  large_length = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n",
+  short_body = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nConnection: close\r\n\r\nhello",
+  nothing = "",
+}
+
+--- GET /raw/<name>: the bytes of RAW[name] on the raw connection, which
+-- closes 0.3 s later.
+function M.raw(name)
+  local bytes = RAW[name]
+  if not bytes then return ngx.exit(ngx.HTTP_NOT_FOUND) end
+  local sock = assert(ngx.req.socket(true))
+  if #bytes > 0 then assert(sock:send(bytes)) end
+  -- hold the connection open a moment, as a server that keeps it alive
+  -- does (a connection closed at once cannot go back to the client's pool)
+  ngx.sleep(0.3)
+  return ngx.exit(ngx.OK)
 end
 
 --- set_by_lua: list, which cannot work there; the JSON result.

@@ -36,6 +36,8 @@ http {
         listen 127.0.0.1:${PORT};
 
         location = /fast { return 200 "fast\n"; }
+        # misbehaving HTTP servers, for the HTTP client
+        location ~ ^/raw/(\w+)$ { content_by_lua_block { require("harness").raw(ngx.var[1]) } }
         location = /run { content_by_lua_block { require("harness").handle() } }
         location = /run_rewrite { rewrite_by_lua_block { require("harness").handle() } }
         location = /run_access { access_by_lua_block { require("harness").handle() } }

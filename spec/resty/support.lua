@@ -162,11 +162,15 @@ function M.wait_up(port)
   error("nginx does not answer on port " .. port)
 end
 
---- Lines of the error log that say a worker died.
+--- Lines of the error log that say a worker died, or Lua code failed
+-- where nothing caught it.
 function M.crashes(log)
   local found = {}
   for line in (read(log) or ""):gmatch("[^\n]+") do
-    if line:find("exited on signal", 1, true) then found[#found + 1] = line end
+    if line:find("exited on signal", 1, true) or line:find("runtime error", 1, true)
+      or line:find("[alert]", 1, true) or line:find("[crit]", 1, true) then
+      found[#found + 1] = line
+    end
   end
   return found
 end

@@ -370,7 +370,9 @@ end
 -- (bytes), `verify` (false: no certificate check), `server_name` (SNI and
 -- the name the certificate must hold; default: the URL's host unless it is
 -- an IP address), `keepalive_timeout` (ms), `pool_size`
--- @return `{ status, headers, body }`, or nil, kind, message
+-- @return `{ status, headers, body, reused, kept }` (`reused`: how many
+-- exchanges the connection had carried before; `kept`: whether it went back
+-- to the pool), or nil, kind, message
 function M.request(req, opts)
   local url, bad = M.parse_url(req.url)
   if not url then return nil, "network", "cannot send to " .. tostring(req.url) .. ": " .. bad end
@@ -415,12 +417,14 @@ function M.request(req, opts)
         sock:close()
         return nil, reusable, message
       end
-      if reusable and r:buffered() == 0 and keeps_alive(headers, minor) then
-        sock:setkeepalive(opts.keepalive_timeout, opts.pool_size)
+      local reused_times = sock:getreusedtimes()
+      local kept = reusable and r:buffered() == 0 and keeps_alive(headers, minor)
+      if kept then
+        kept = sock:setkeepalive(opts.keepalive_timeout, opts.pool_size) and true or false
       else
         sock:close()
       end
-      return { status = status, headers = headers, body = body }
+      return { status = status, headers = headers, body = body, reused = reused_times, kept = kept }
     end
   end
   return nil, "network", "every kept-alive connection to " .. url.authority .. " was closed by the server"
