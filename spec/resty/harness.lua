@@ -11,6 +11,7 @@
 --   params   JSON: the call's params
 --   config   JSON: more client configuration (retries, concurrency, timeout, ...)
 --   close    with op=break: close the iterator after the first page
+--   no_project  leave project_id out (AK/SK: the client asks IAM)
 local cjson = require "cjson.safe"
 local resty = require "modelarts_events.resty"
 
@@ -45,6 +46,7 @@ local function make_client(args)
     config.token = "emulator-token"
   end
   for k, v in pairs(args.config and assert(cjson.decode(args.config)) or {}) do config[k] = v end
+  if args.no_project then config.project_id = nil end
   return resty.new(config)
 end
 
