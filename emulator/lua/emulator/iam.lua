@@ -25,9 +25,7 @@ local PROJECTS = {
 }
 local WRONG = "The username or password is wrong."
 
-local function iso_us(ms) -- IAM's time form: 2020-01-04T09:05:22.701000Z
-  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. string.format(".%06dZ", ms % 1000 * 1000)
-end
+local iso_us = jobs.iso_utc -- IAM's time form: 2020-01-04T09:05:22.701000Z
 
 local function project_json(p, base)
   return { id = p.id, name = p.name, domain_id = DOMAIN.id, parent_id = DOMAIN.id, is_domain = false,

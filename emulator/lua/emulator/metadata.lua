@@ -19,8 +19,7 @@ function M.securitykey(method)
   credentials.issue_key(ak, sk, token, expires)
   return reply.json(200, { credential = {
     access = ak, secret = sk, securitytoken = token,
-    -- the SDKs parse "%Y-%m-%dT%H:%M:%S.%fZ"
-    expires_at = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(expires / 1000)) .. string.format(".%06dZ", expires % 1000 * 1000),
+    expires_at = jobs.iso_utc(expires), -- the SDKs parse "%Y-%m-%dT%H:%M:%S.%fZ"
   } })
 end
 
