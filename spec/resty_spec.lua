@@ -332,11 +332,15 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
   end)
 
   it("follows a running job with modelarts_events.follow, sleeping with ngx.sleep", function()
-    local r = run { op = "follow", job = "life-completed-3-" .. t.tag(), interval = "0.2" }
+    -- run-failed-1500-TAG: runs 1.5 s from the first request, then fails
+    local r = run { op = "follow", job = "run-failed-1500-" .. t.tag(), interval = "0.2" }
     assert.is_true(r.ok, r.raised and r.raised.text)
-    assert.equal("completed", r.result)
-    assert.equal("Training job completed.", r.events[#r.events].message)
-    assert.is_true(#r.events >= 9, #r.events .. " events")
+    assert.equal("failed", r.result)
+    assert.equal("Training job is created.", r.events[1].message)
+    local terminal
+    for _, ev in ipairs(r.events) do terminal = terminal or ev.message == "Training job failed." end
+    assert.is_true(terminal)
+    assert.is_true(r.seconds >= 1.3, "ended after " .. r.seconds .. " s")
   end)
 
   describe("bad arguments", function()
