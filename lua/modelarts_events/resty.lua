@@ -267,7 +267,12 @@ local function step(self, run)
       ngx.sleep(a)
     elseif run.n > 0 then
       stalls = 0
-      local ok, seq, res, kind, message = wait_any(run)
+      local called, ok, seq, res, kind, message = pcall(wait_any, run)
+      if not called then
+        -- (ngx.thread.wait works only in the coroutine that spawned them)
+        finish(run)
+        return nil, argument_error(nil, "drive an iteration from one coroutine: " .. tostring(ok))
+      end
       if ok and run.threads[seq] then
         run.threads[seq] = nil
         run.n = run.n - 1

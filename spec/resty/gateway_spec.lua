@@ -113,6 +113,45 @@ t.describe_nginx(describe, pending, "examples/gateway: the live events gateway",
     end)
   end)
 
+  it("answers every request of a storm of 200 mixing healthy and failing jobs", function()
+    -- the example as configured (concurrency 4, 3 retries with backoff):
+    -- failures land while read-ahead pages are in flight
+    local kinds = {
+      { job = "gen-1234", status = 200, n = 1234 },
+      { job = "delay200-300", status = 200, n = 300 },
+      { job = "no-such-job", status = 404 },
+      { job = "fault-truncated", status = 502 },
+      { job = "fault-reset", status = 502 },
+      { job = "fault-html502", status = 502 },
+      { job = "fault-503-1-%s", status = 200, n = 27 },
+    }
+    local storm, entries = t.tag(), {}
+    for i = 1, 200 do
+      local k = kinds[(i - 1) % #kinds + 1]
+      entries[i] = string.format('url = "%s/jobs/%s/events?limit=50"\noutput = "%s/storm-%d.txt"',
+        BASE, k.job:format(storm .. i), dir, i)
+    end
+    t.write(dir .. "/storm.curl", table.concat(entries, "\n") .. "\n")
+    local code, out = sh("curl -s -m 120 --parallel --parallel-max 200 -w '%{filename_effective} %{http_code}\\n' " ..
+      "--config " .. quote(dir .. "/storm.curl") .. " 2>/dev/null")
+    assert.equal(0, code, out)
+    local statuses = {}
+    for i, status in out:gmatch("storm%-(%d+)%.txt (%d+)") do statuses[tonumber(i)] = tonumber(status) end
+    for i = 1, 200 do
+      local k = kinds[(i - 1) % #kinds + 1]
+      assert.equal(k.status, statuses[i], "request " .. i .. " (" .. k.job .. ")")
+      local body = assert(read(dir .. "/storm-" .. i .. ".txt"))
+      if k.n then
+        local seen = 0
+        for _ in body:gmatch('"time":') do seen = seen + 1 end
+        assert.equal(k.n, seen, k.job)
+      else
+        assert.is_table(assert(cjson.decode(body), body).error)
+      end
+    end
+    assert.same({}, t.crashes(log))
+  end)
+
   describe("GET /jobs/<id>/stream", function()
     -- run-failed-MS-TAG: a job that runs MS ms from its first request, then
     -- fails ("Training job failed.", an Error), and logs once more a second later
