@@ -40,18 +40,11 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
     return folder, t.start_nginx { dir = folder, conf = folder .. "/nginx.conf", port = port }
   end
 
-  local function stop_server(folder)
-    if folder then
-      t.stop_nginx(folder)
-      sh("rm -rf " .. quote(folder))
-    end
-  end
-
   setup(function()
     dir, log = start_server(PORT, have_ca and t.TLS_CA or SYSTEM_CAS)
   end)
 
-  teardown(function() stop_server(dir) end)
+  teardown(function() t.remove_nginx(dir) end)
 
   after_each(function()
     -- no test may take a worker down
@@ -574,7 +567,7 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
     setup(function()
       if have_ca then untrusted_dir, untrusted_log = start_server(t.extra_port(5), SYSTEM_CAS) end
     end)
-    teardown(function() stop_server(untrusted_dir) end)
+    teardown(function() t.remove_nginx(untrusted_dir) end)
     local function run_untrusted(args)
       args.endpoint = TLS_URL
       local r = t.get_json(UNTRUSTED .. "/run?" .. t.query(args))

@@ -48,29 +48,20 @@ t.describe_nginx(describe, pending, "examples/gateway: the live events gateway",
   setup(function()
     local cpath = t.cpath()
     dir = t.tmpdir()
-    local conf = assert(read("examples/gateway/nginx.conf"))
+    local conf = t.for_test(assert(read("examples/gateway/nginx.conf")), PORT, cpath)
     local function sub(pattern, replacement)
       local n
       conf, n = conf:gsub(pattern, replacement)
       assert(n == 1, "examples/gateway/nginx.conf: no " .. pattern)
     end
-    sub("\n(%s*)listen 8080;", "\n%1listen 127.0.0.1:" .. PORT .. ";")
     sub("worker_processes auto;", "worker_processes 2;")
     sub("interval = 5 ", "interval = " .. INTERVAL .. " ")
     sub("\nhttp {\n", function() return "\nhttp {\n" .. t.private_paths(dir) .. "\n" end)
-    sub("%$prefix/build/jit/%?%.so", cpath .. "/?.so")
     t.write(dir .. "/nginx.conf", conf)
-    local env = "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MODELARTS_ENDPOINT=" .. quote(t.EMULATOR) ..
-      " MODELARTS_TOKEN=emulator-token HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f"
-    log = t.start_nginx { dir = dir, prefix = t.repo(), conf = dir .. "/nginx.conf", port = PORT, env = env }
+    log = t.start_nginx { dir = dir, prefix = t.repo(), conf = dir .. "/nginx.conf", port = PORT, env = t.USER_ENV }
   end)
 
-  teardown(function()
-    if dir then
-      t.stop_nginx(dir)
-      sh("rm -rf " .. quote(dir))
-    end
-  end)
+  teardown(function() t.remove_nginx(dir) end)
 
   after_each(function()
     if log then assert.same({}, t.crashes(log)) end

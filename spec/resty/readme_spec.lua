@@ -24,18 +24,12 @@ t.describe_nginx(describe, pending, "README.md's OpenResty section", function()
     local cpath = t.cpath()
     dir = t.tmpdir()
     local conf, shell = readme_section()
-    local n
-    conf, n = conf:gsub("\n(%s*)listen 8080;", "\n%1listen 127.0.0.1:" .. PORT .. ";")
-    assert(n == 1, "the README's nginx.conf does not listen on 8080")
-    if cpath ~= t.repo() .. "/build/jit" then conf = conf:gsub("%$prefix/build/jit/%?%.so", cpath .. "/?.so") end
-    t.write(dir .. "/modelarts-events.conf", conf)
+    t.write(dir .. "/modelarts-events.conf", t.for_test(conf, PORT, cpath))
     -- the command line as the README gives it, with the test's folder
     local command = assert(shell:match("\n(nginx %-p [^\n]+)"), "no nginx command in the README")
     local globals = assert(command:match("%-g '([^']+)'"))
     assert.equal('nginx -p "$PWD" -c "$PWD/modelarts-events.conf" -g \'' .. globals .. "'", command)
-    local env = "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MODELARTS_ENDPOINT=" .. quote(t.EMULATOR) ..
-      " MODELARTS_TOKEN=emulator-token HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f"
-    local code, out = sh(string.format("cd %s && %s nginx -p %s -c %s -g %s", quote(t.repo()), env,
+    local code, out = sh(string.format("cd %s && %s nginx -p %s -c %s -g %s", quote(t.repo()), t.USER_ENV,
       quote(t.repo()), quote(dir .. "/modelarts-events.conf"),
       quote(globals:gsub("/tmp/me%-nginx", dir .. "/nginx"))))
     assert(code == 0, "nginx did not start: " .. out .. (read(dir .. "/nginx.log") or ""))
@@ -43,12 +37,7 @@ t.describe_nginx(describe, pending, "README.md's OpenResty section", function()
     t.wait_up(PORT)
   end)
 
-  teardown(function()
-    if dir then
-      t.stop_nginx(dir)
-      sh("rm -rf " .. quote(dir))
-    end
-  end)
+  teardown(function() t.remove_nginx(dir) end)
 
   it("answers with a job's events, oldest first", function()
     local status, body = t.get(BASE .. "/events/reference")

@@ -142,6 +142,31 @@ function M.start_nginx(opts)
   return dir .. "/error.log"
 end
 
+--- The clean environment the examples run in (env -i): only what the
+-- README has a user export, pointing at the emulator.
+M.USER_ENV = "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin MODELARTS_ENDPOINT=" .. quote(M.EMULATOR) ..
+  " MODELARTS_TOKEN=emulator-token HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f"
+
+--- An example's nginx.conf text made to run in a test: listening on the
+-- test's port instead of 8080, and the C module taken from cpath.
+function M.for_test(conf, port, cpath)
+  local n
+  conf, n = conf:gsub("\n(%s*)listen 8080;", "\n%1listen 127.0.0.1:" .. port .. ";")
+  assert(n == 1, "the nginx.conf does not listen on 8080")
+  if cpath ~= M.repo() .. "/build/jit" then
+    conf, n = conf:gsub("%$prefix/build/jit/%?%.so", cpath .. "/?.so")
+    assert(n == 1, "the nginx.conf does not take the C module from $prefix/build/jit")
+  end
+  return conf
+end
+
+--- Stop the nginx of dir and remove dir.
+function M.remove_nginx(dir)
+  if not dir then return end
+  M.stop_nginx(dir)
+  sh("rm -rf " .. quote(dir))
+end
+
 function M.stop_nginx(dir)
   local pid = read(dir .. "/nginx.pid")
   pid = pid and pid:match("%d+")
