@@ -10,6 +10,8 @@ local detail = require "emulator.detail"
 local events = require "emulator.events"
 local faults = require "emulator.faults"
 local i18n = require "emulator.i18n"
+local iam = require "emulator.iam"
+local metadata = require "emulator.metadata"
 local reply = require "emulator.reply"
 local stats = require "emulator.stats"
 
@@ -47,15 +49,39 @@ local function job_detail(id)
   return reply.send(200, body)
 end
 
+-- A ModelArts endpoint behind the gateway: fault-echo-token, then the
+-- credentials, then the project id, then the endpoint itself.
+local function modelarts(handler)
+  return function(method, path, raw_args, headers, project_id, id)
+    if method ~= "GET" then return reply.gateway_error(405, "APIG.0102", "Method not allowed.") end
+    id = events.decode(id)
+    faults.before_auth(id, headers)
+    local ok, code, message = auth.check(method, path, raw_args, headers)
+    if not ok then return reply.gateway_error(401, code, message) end
+    project_id = events.decode(project_id)
+    if #project_id < 1 or #project_id > 64 or project_id:find("[^%w%-]") then
+      return reply.error(400, "ModelArts.50004000", "Bad request. project_id must hold 1 to 64 letters, digits or hyphens.")
+    end
+    return handler(id, raw_args, headers)
+  end
+end
+
+-- path pattern, kind (for the stats), handler(method, path, raw_args, headers, captures...)
 local ROUTES = {
-  { "^/v2/([^/]*)/training%-jobs/([^/]+)/events$", "events", job_events },
-  { "^/v2/([^/]*)/training%-jobs/([^/]+)$", "job", job_detail },
+  { "^/v2/([^/]*)/training%-jobs/([^/]+)/events$", "events", modelarts(job_events) },
+  { "^/v2/([^/]*)/training%-jobs/([^/]+)$", "job", modelarts(job_detail) },
+  { "^/v3/projects$", "iam", iam.projects },
+  { "^/v3/auth/tokens$", "iam", iam.tokens },
+  { "^/openstack/latest/securitykey$", "metadata", metadata.securitykey },
 }
 
 local function route(path)
   for _, r in ipairs(ROUTES) do
     local a, b = path:match(r[1])
-    if a then return r[2], r[3], a, b end
+    if a then
+      if a == path then a = nil end -- a pattern without captures
+      return r[2], r[3], a, b
+    end
   end
   return nil
 end
@@ -65,20 +91,10 @@ function M.handle()
   if path:sub(1, 11) == "/_emulator/" then return control.handle(path) end
 
   local headers = ngx.req.get_headers(100) -- lowercase names
-  local kind, handler, project_id, id = route(path)
+  local kind, handler, a, b = route(path)
   stats.begin(kind, path, raw_args, headers)
   if not kind then return reply.gateway_error(404, "APIG.0101", control.NO_API) end
-  local method = ngx.req.get_method()
-  if method ~= "GET" then return reply.gateway_error(405, "APIG.0102", "Method not allowed.") end
-  id = events.decode(id)
-  faults.before_auth(id, headers)
-  local ok, code, message = auth.check(method, path, raw_args, headers)
-  if not ok then return reply.gateway_error(401, code, message) end
-  project_id = events.decode(project_id)
-  if #project_id < 1 or #project_id > 64 or project_id:find("[^%w%-]") then
-    return reply.error(400, "ModelArts.50004000", "Bad request. project_id must hold 1 to 64 letters, digits or hyphens.")
-  end
-  return handler(id, raw_args, headers)
+  return handler(ngx.req.get_method(), path, raw_args, headers, a, b)
 end
 
 --- The log phase: the request is over, whichever way it ended.

@@ -5,6 +5,7 @@
 -- metadata-issued, the issued ones until they expire.
 local signer = require "emulator.apig_signer"
 local credentials = require "emulator.credentials"
+local jobs = require "emulator.jobs"
 
 local M = {}
 
@@ -13,17 +14,10 @@ local IAM = "Incorrect IAM authentication information: "
 
 local function deny(message) return nil, "APIG.0301", IAM .. message end
 
-local function iso_utc(ms)
-  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. string.format(".%03dZ", ms % 1000)
-end
-
-local function now_ms()
-  ngx.update_time()
-  return math.floor(ngx.now() * 1000)
-end
+local iso_utc = jobs.iso_utc
 
 local function expired(entry)
-  return entry.expires_ms and entry.expires_ms <= now_ms()
+  return entry.expires_ms and entry.expires_ms <= jobs.now_ms()
 end
 
 local function token(value)

@@ -26,6 +26,12 @@ local function iso(ms)
 end
 M.iso = iso
 
+--- UTC with microseconds, as IAM and the metadata service write times:
+-- 2020-01-04T09:05:22.701000Z.
+function M.iso_utc(ms)
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. string.format(".%06dZ", ms % 1000 * 1000)
+end
+
 local function new_job(phase) return { ms = {}, events = {}, phase = phase } end
 M.new_job = new_job
 

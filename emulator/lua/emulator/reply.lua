@@ -46,12 +46,6 @@ end
 -- clock (a server whose clock is ahead).
 function M.skew_clock(seconds) ngx.ctx.clock_skew = seconds end
 
---- The server's "now" in epoch ms, skewed as the answer's Date will be.
-function M.server_now_ms()
-  ngx.update_time()
-  return math.floor(ngx.now() * 1000) + (ngx.ctx.clock_skew or 0) * 1000
-end
-
 --- The headers every answer carries; for answers written piecewise.
 -- length nil: none (nginx sends HTTP/1.1 bodies chunked then).
 function M.headers(status, content_type, length)
