@@ -70,6 +70,7 @@ int luaopen_modelarts_events(lua_State *L)
         {"config_from_env", me_config_from_env},
         {"error", me_error_new_lua},
         {"isatty", me_isatty_lua},
+        {"monotonic", me_monotonic_lua},
         {"utc_offset", me_utc_offset_lua},
         {"ignore_interrupts", me_ignore_interrupts_lua},
         {NULL, NULL}};

@@ -1,7 +1,8 @@
 /***
- * What Lua cannot do portably: whether a descriptor is a terminal, the UTC
- * offset of an IANA time zone at an instant (through libc's own zone
- * database), and ignoring Ctrl-C while a program exits.
+ * What Lua cannot do portably: whether a descriptor is a terminal, a clock
+ * that measures elapsed time, the UTC offset of an IANA time zone at an
+ * instant (through libc's own zone database), and ignoring Ctrl-C while a
+ * program exits.
  * @module modelarts_events
  */
 #include <limits.h>
@@ -29,6 +30,21 @@ int me_isatty_lua(lua_State *L)
 {
     lua_Number fd = luaL_checknumber(L, 1);
     lua_pushboolean(L, fd >= 0 && fd <= INT_MAX && fd == (int)fd && isatty((int)fd));
+    return 1;
+}
+
+/***
+ * Seconds from an arbitrary start, with sub-second resolution, never going
+ * back (CLOCK_MONOTONIC): for rates and elapsed times.
+ * @function monotonic
+ * @treturn number
+ */
+int me_monotonic_lua(lua_State *L)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return luaL_error(L, "modelarts_events: no monotonic clock");
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
     return 1;
 }
 

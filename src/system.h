@@ -1,11 +1,12 @@
-/* system.h - what Lua cannot do portably: a terminal test, the UTC offset
- * of a named time zone, ignoring Ctrl-C while a program exits. */
+/* system.h - what Lua cannot do portably: a terminal test, a monotonic
+ * clock, the UTC offset of a named time zone, ignoring Ctrl-C on exit. */
 #ifndef ME_SYSTEM_H
 #define ME_SYSTEM_H
 
 #include <lua.h>
 
 int me_isatty_lua(lua_State *L);
+int me_monotonic_lua(lua_State *L);
 int me_utc_offset_lua(lua_State *L);
 int me_ignore_interrupts_lua(lua_State *L);
 
