@@ -37,16 +37,16 @@ local function shown_time(t, tz)
   return s
 end
 
---- Short labels for job ids, for a job column: each id cut to its shortest
--- prefix of at least 8 characters that no other id shares (UUIDs become
--- their first 8 characters), the whole id where a prefix would be
--- ambiguous; all padded to one width.
+--- Short labels for job ids, for a job column: an id longer than 12
+-- characters is cut to its shortest prefix of at least 8 that no other id
+-- shares (UUIDs become their first 8 characters); where every such prefix
+-- is shared, and for shorter ids, the whole id. All padded to one width.
 -- @tparam table ids a list of job ids
 -- @treturn table id -> label
 function M.job_labels(ids)
   local labels, widest = {}, 0
   for _, id in ipairs(ids) do
-    local n = math.min(8, #id)
+    local n = #id > 12 and 8 or #id
     local function shared()
       local prefix = id:sub(1, n)
       for _, other in ipairs(ids) do

@@ -91,7 +91,12 @@ local function print_events(o, clients, params, keep, filtering, output, stats, 
   elseif several then
     descending = o.order == "desc"
   end
-  if descending ~= nil then params.order = descending and "desc" or "asc" else params.order = o.order end
+  if descending ~= nil then
+    params.order = descending and "desc" or "asc"
+  else
+    -- a summary's first errors are the earliest
+    params.order = o.order or (o.summary and "asc" or nil)
+  end
 
   local streams = {}
   for i, job in ipairs(o.jobs) do streams[i] = read.job_events(clients[i], job, params, stats, several) end

@@ -113,9 +113,12 @@ function M.parser(version)
   return parser
 end
 
--- Options whose value may begin with '-' (a negative offset, -05:00): argparse
--- would take the value for an option, so it is joined to its flag.
-local SIGNED_VALUES = { ["--tz"] = true, ["--since"] = true, ["--until"] = true }
+-- Options whose value may begin with '-' (an offset, -05:00, or a negative
+-- number, which then gets its own message): argparse would take the value
+-- for an option, so it is joined to its flag.
+local SIGNED_VALUES = { ["--tz"] = true, ["--since"] = true, ["--until"] = true, ["--page-size"] = true,
+  ["--max-items"] = true, ["--tail"] = true, ["-n"] = true, ["--request-timeout"] = true, ["--retries"] = true,
+  ["--interval"] = true, ["--timeout"] = true }
 
 --- The arguments with `--tz -05:00` rewritten as `--tz=-05:00`.
 function M.normalize(argv)

@@ -12,7 +12,8 @@ local M = {}
 -- @param client a client of `modelarts_events`
 -- @string job the job id
 -- @tparam table params as for `client:pages`
--- @tparam table stats `events` and `pages` read so far, counted here (shared
+-- @tparam table stats `events` (taken from the stream) and `pages` (received)
+-- so far, counted here (shared
 -- by every stream of a run, read by the progress line)
 -- @tparam[opt] boolean tag set `event.job` (several jobs); a failure then
 -- names the job (`err.job`)
@@ -36,6 +37,7 @@ function M.job_events(client, job, params, stats, tag)
         i = i + 1
         local ev = events[i]
         if tag then ev.job = job end
+        stats.events = stats.events + 1
         return ev
       end
       if done then return nil end
@@ -45,7 +47,6 @@ function M.job_events(client, job, params, stats, tag)
         return nil
       end
       stats.pages = stats.pages + 1
-      stats.events = stats.events + #page.events
       events, i = page.events, 0
     end
   end
