@@ -305,6 +305,95 @@ describe("format", function()
     assert.equal("\n", text:sub(-1))
   end)
 
+  it("prints times in another zone in every format", function()
+    assert.equal('{"time":"2022-11-26T08:03:41Z","level":"Error","source":"Job","message":"Training job failed."}',
+      format.json(ERROR_EVENT, { tz = "UTC" }))
+    assert.equal("2022-11-26T03:03:41-05:00,Error,Job,Training job failed.",
+      format.csv(ERROR_EVENT, { tz = "America/New_York" }))
+    assert.matches("\n2022%-11%-26T16:03:41%+08:00  Error", format.table({ ERROR_EVENT }, { tz = "Asia/Shanghai" }))
+    -- a time that does not parse is shown as sent
+    assert.equal("yesterday  Error    Job   x",
+      format.text({ time = "yesterday", level = "Error", source = "Job", message = "x" }, { tz = "UTC" }))
+  end)
+
+  it("shows the job of events that carry one", function()
+    local ev = { time = ERROR_EVENT.time, level = "Error", source = "Job", message = "m", job = "job-a" }
+    assert.equal("2022-11-26T16:03:41+08:00  job-a  Error    Job   m", format.text(ev))
+    assert.equal("2022-11-26T16:03:41+08:00  A      Error    Job   m", format.text(ev, { jobs = { ["job-a"] = "A    " } }))
+    assert.equal("job-a", cjson.decode(format.json(ev)).job)
+    assert.matches('^{"time":"[^"]*","job":"job%-a","level"', format.json(ev))
+    assert.equal("time,job,level,source,message", format.csv_header { job = true })
+    assert.equal("2022-11-26T16:03:41+08:00,job-a,Error,Job,m", format.csv(ev, { job = true }))
+    assert.matches("^TIME%s+JOB%s+LEVEL%s+SOURCE%s+MESSAGE\n2022%-11%-26T16:03:41%+08:00  job%-a  Error", format.table { ev })
+  end)
+
+  it("labels jobs with the shortest unambiguous prefix", function()
+    local a, b = "5bd61eea-9de2-4864-a0f7-5fae966171b5", "5bd61eeb-0000-4864-a0f7-5fae966171b5"
+    local c = "0f1e2d3c-9de2-4864-a0f7-5fae966171b5"
+    assert.same({ [a] = "5bd61eea", [c] = "0f1e2d3c" }, format.job_labels { a, c })
+    assert.same({ [a] = "5bd61eea", [b] = "5bd61eeb", [c] = "0f1e2d3c" }, format.job_labels { a, b, c })
+    local long1, long2 = "training-job-2024-tag-0001", "training-job-2024-tag-0002"
+    assert.same({ [long1] = long1, [long2] = long2 }, format.job_labels { long1, long2 })
+    assert.same({ ["gen-1000"] = "gen-1000 ", ["gen-10000"] = "gen-10000", reference = "reference" },
+      format.job_labels { "gen-1000", "gen-10000", "reference" })
+  end)
+
+  it("writes a table as rows come, after a bounded look-ahead", function()
+    local written = {}
+    local writer = format.table_writer(function(s) written[#written + 1] = s end, { lookahead = 3 })
+    local function ev(i, source) return { time = ERROR_EVENT.time, level = "Info", source = source or "Job", message = "m" .. i } end
+    writer.add(ev(1))
+    writer.add(ev(2, "Task"))
+    assert.equal(0, #written, "held while measuring")
+    writer.add(ev(3))
+    assert.equal(1, #written, "the header and the first rows once the look-ahead is full")
+    writer.add(ev(4))
+    assert.equal(2, #written, "then each row as it comes")
+    writer.add(ev(5, "SomethingWide"))
+    writer.finish()
+    local text = table.concat(written)
+    local l = {}
+    for line in text:gmatch("([^\n]*)\n") do l[#l + 1] = line end
+    assert.equal(6, #l)
+    local col = l[1]:find("MESSAGE", 1, true)
+    for i = 2, 5 do assert.equal("m" .. (i - 1), l[i]:sub(col)) end
+    assert.matches("SomethingWide  m5$", l[6]) -- wider than measured: pushed right, never cut
+    -- an empty table is a header
+    written = {}
+    writer = format.table_writer(function(s) written[#written + 1] = s end)
+    writer.finish()
+    assert.matches("^TIME%s+LEVEL%s+SOURCE%s+MESSAGE\n$", table.concat(written))
+  end)
+
+  it("summarises as events pass, keeping only the first and last errors", function()
+    local summarizer = format.summarizer { keep_errors = 2 }
+    for i = 1, 1000 do
+      summarizer.add { time = time.iso(1669449821000 + i * 1000, "+08:00"), level = i % 100 == 0 and "Error" or "Info",
+        source = i % 2 == 0 and "K8s" or "Task", message = "#" .. i }
+    end
+    local s = summarizer.result()
+    assert.equal(1000, s.total)
+    assert.same({ Error = 10, Info = 990 }, s.by_level)
+    assert.same({ K8S = 500, Task = 500 }, s.by_source)
+    assert.equal(10, s.error_count)
+    assert.equal(6, s.errors_omitted)
+    local kept = {}
+    for i, ev in ipairs(s.errors) do kept[i] = ev.message end
+    assert.same({ "#100", "#200", "#900", "#1000" }, kept)
+    assert.equal("2022-11-26T16:03:42+08:00", s.first)
+    assert.equal("2022-11-26T16:20:21+08:00", s.last)
+    local text = format.summary_text(s, { tz = "UTC" })
+    assert.matches("errors: 10\n  [^\n]+#100\n  [^\n]+#200\n  … and 6 more\n  [^\n]+#900\n  [^\n]+#1000\n$", text)
+    assert.matches("span: 2022%-11%-26T08:03:42Z %.%. 2022%-11%-26T08:20:21Z", text)
+    -- fewer errors than kept: all of them, no gap
+    summarizer = format.summarizer { keep_errors = 5 }
+    summarizer.add(ERROR_EVENT)
+    s = summarizer.result()
+    assert.same({ ERROR_EVENT }, s.errors)
+    assert.equal(0, s.errors_omitted)
+    assert.is_nil(format.summary_text(s):find("more", 1, true))
+  end)
+
   it("summarises counts, span and errors", function()
     local s = format.summary { TRICKY, ERROR_EVENT, K8S_EVENT, { time = "2022-11-26T16:02:00+08:00", level = "Info", source = "K8S", message = "m" } }
     assert.equal(4, s.total)
