@@ -55,60 +55,63 @@ Examples:
   modelarts-events --summary --since 2022-11-26 JOB_ID
   modelarts-events JOB_A JOB_B                  (merged by time, with a job column)
   modelarts-events -f --interval 10 JOB_ID; echo "exit $?"
-  modelarts-events --endpoint http://127.0.0.1:18080 --project-id 0a1b2c3d4e5f --token emulator-token reference]]
+  modelarts-events --endpoint http://127.0.0.1:18080 --project-id 0a1b2c3d4e5f \
+                   --token emulator-token reference      (the emulator: make emulator)]]
 
 --- The parser.
 -- @string version what `--version` prints
 function M.parser(version)
   local parser = argparse("modelarts-events", "Print the events of Huawei Cloud ModelArts training jobs.")
+    :usage("Usage: modelarts-events [options] TRAINING_JOB_ID...")
     :epilog(EPILOG)
     :help_max_width(100)
-  parser:argument("job", "The training job's id; several: their events merged by time, with a job column.")
-    :args("+")
+    :help_description_margin(30)
+  parser:argument("training_job_id", "The training job's id; several: their events merged by time, with a job "
+    .. "column."):args("+")
   parser:flag("--version", "Print the version and exit."):action(function()
     io.stdout:write(version, "\n")
     os.exit(0)
   end)
   parser:group("Where and who",
-    parser:option("--endpoint", "The service's URL, e.g. https://modelarts.cn-north-4.myhuaweicloud.com."),
-    parser:option("--region", "A region name; the endpoint is https://modelarts.REGION.myhuaweicloud.com."),
-    parser:option("--project-id", "The project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)."),
-    parser:option("--token", "An IAM token (default: $MODELARTS_TOKEN). AK/SK come only from the environment."),
-    parser:option("--language", "X-Language: en-us or zh-cn.")
+    parser:option("--endpoint", "The service's URL, e.g. https://modelarts.cn-north-4.myhuaweicloud.com."):argname("URL"),
+    parser:option("--region", "A region name; the endpoint is https://modelarts.REGION.myhuaweicloud.com."):argname("NAME"),
+    parser:option("--project-id", "The project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)."):argname("ID"),
+    parser:option("--token", "An IAM token (default: $MODELARTS_TOKEN). AK/SK come only from the environment."):argname("TOKEN"),
+    parser:option("--language", "X-Language: en-us or zh-cn."):argname("LANG")
   )
   parser:group("Connection",
-    parser:option("--ca-file", "Trust the CA certificates in FILE (PEM) for HTTPS."),
+    parser:option("--ca-file", "Trust the CA certificates in FILE (PEM) for HTTPS."):argname("FILE"),
     parser:flag("--insecure", "Do not verify the server's TLS certificate."),
-    parser:option("--proxy", "Proxy URL (default: https_proxy/http_proxy/no_proxy); '' for none."),
-    parser:option("--request-timeout", "Seconds for one HTTP exchange (default 30)."),
-    parser:option("--retries", "Further attempts after 429, 5xx and network errors (default 3).")
+    parser:option("--proxy", "Proxy URL (default: https_proxy/http_proxy/no_proxy); '' for none."):argname("URL"),
+    parser:option("--request-timeout", "Seconds for one HTTP exchange (default 30)."):argname("SECONDS"),
+    parser:option("--retries", "Further attempts after 429, 5xx and network errors (default 3)."):argname("N")
   )
   parser:group("Which events",
-    parser:option("-l --level", "Info, Error or Warning, any case; repeat (or comma-separate) for several.")
+    parser:option("-l --level", "Info, Error or Warning, any case; repeat (or comma-separate) for several."):argname("LEVEL")
       :count("*"),
-    parser:option("--source", "K8S, Job or Task, any case; repeat (or comma-separate) for several."):count("*"),
-    parser:option("--pattern", "Text the message contains."),
-    parser:option("--since", "From this time (see Times below)."),
-    parser:option("--until", "Up to this time, in the same forms."),
-    parser:option("--order", "asc or desc (default: the server's, newest first; with --tail: oldest first).")
+    parser:option("--source", "K8S, Job or Task, any case; repeat (or comma-separate) for several."):argname("SOURCE"):count("*"),
+    parser:option("--pattern", "Text the message contains."):argname("TEXT"),
+    parser:option("--since", "From this time (see Times below)."):argname("TIME"),
+    parser:option("--until", "Up to this time, in the same forms."):argname("TIME"),
+    parser:option("--order", "asc or desc (default: the server's, newest first; with --tail: oldest first)."):argname("ORDER")
       :choices { "asc", "desc" },
-    parser:option("--page-size", "Events per request, 1 to 100 (default 100)."),
-    parser:option("--max-items", "Stop after printing this many events."),
-    parser:option("-n --tail", "Only the newest N events, printed oldest first.")
+    parser:option("--page-size", "Events per request, 1 to 100 (default 100)."):argname("N"),
+    parser:option("--max-items", "Stop after printing this many events."):argname("N"),
+    parser:option("-n --tail", "Only the newest N events, printed oldest first."):argname("N")
   )
   parser:group("Output",
-    parser:option("-o --format", "text, json (one object a line), csv, table or html (a timeline page).", "text")
+    parser:option("-o --format", "text, json (one object a line), csv, table or html (a timeline page).", "text"):argname("FORMAT")
       :choices { "text", "json", "csv", "table", "html" },
     parser:flag("--summary", "Counts by level and source, the time span and the errors, instead of the events."),
-    parser:option("--color", "auto (only on a terminal, never with NO_COLOR), always or never.", "auto")
+    parser:option("--color", "auto (only on a terminal, never with NO_COLOR), always or never.", "auto"):argname("WHEN")
       :choices { "auto", "always", "never" },
     parser:option("--tz", "Print times in this zone: local, UTC (or Z), +08:00, or an IANA name such as "
-      .. "Asia/Shanghai (default: as the server sent them).")
+      .. "Asia/Shanghai (default: as the server sent them)."):argname("ZONE")
   )
   parser:group("Following",
     parser:flag("-f --follow", "Keep printing new events until the job ends (polls with --interval)."),
-    parser:option("--interval", "Seconds between polls with --follow (default 5)."),
-    parser:option("--timeout", "With --follow: give up after this many seconds.")
+    parser:option("--interval", "Seconds between polls with --follow (default 5)."):argname("SECONDS"),
+    parser:option("--timeout", "With --follow: give up after this many seconds."):argname("SECONDS")
   )
   return parser
 end
@@ -180,7 +183,7 @@ function M.check(args, now_ms)
   for k, v in pairs(args) do o[k] = v end
   -- the same id twice is one job
   local jobs, seen = {}, {}
-  for _, id in ipairs(args.job) do
+  for _, id in ipairs(args.training_job_id) do
     if not seen[id] then
       seen[id] = true
       jobs[#jobs + 1] = id
