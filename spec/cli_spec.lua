@@ -413,6 +413,39 @@ describe("modelarts-events", function()
     end)
 
     pending("ends at once on Ctrl-C while a request is in flight (fault-slow-12000): waits on the C driver")
+
+    it("says what a retry waits for (the client's on_retry hook)", function()
+      -- the line itself, drawn by the CLI's progress module: the client calls
+      -- the hook once it has one (until then the line shows counts only)
+      local me = require "modelarts_events"
+      local progress = require "modelarts_events.cli.progress"
+      local drawn, now = {}, 0
+      local stats = { events = 1500, pages = 15, printed = 1500 }
+      local line = progress.new(stats, true, function() return now end, function(s) drawn[#drawn + 1] = s end)
+      now = 3
+      line.update()
+      assert.equal("\r1,500 events read, 15 pages, 500 events/s\27[K", drawn[#drawn])
+      line.retry(me.error("http", "The throttling threshold has been reached", { status = 429 }), 2)
+      assert.matches("; waiting 2%.0 s to retry after throttled %(429%)\27%[K$", drawn[#drawn])
+      line.retry(me.error("network", "Connection refused"), 0.5)
+      assert.matches("; waiting 0%.5 s to retry after network\27%[K$", drawn[#drawn])
+      stats.pages, now = 16, 4 -- a page came: the wait is over
+      line.update()
+      assert.is_nil(drawn[#drawn]:find("waiting", 1, true))
+      stats.printed = 10
+      now = 5
+      line.update()
+      assert.matches(", 10 kept\27%[K$", drawn[#drawn])
+      line.clear()
+      assert.equal("\r\27[K", drawn[#drawn])
+      -- disabled: nothing at all
+      drawn = {}
+      line = progress.new(stats, false, function() return now end, function(s) drawn[#drawn + 1] = s end)
+      line.update()
+      line.retry(me.error("network", "x"), 1)
+      line.clear()
+      assert.same({}, drawn)
+    end)
   end)
 
   describe("connection flags", function()
@@ -508,7 +541,9 @@ describe("modelarts-events", function()
   it("exits 2 for bad usage, naming the flag, without a traceback", function()
     for args, flag in pairs { [""] = "job", ["--bogus reference"] = "--bogus", ["reference --page-size 500"] = "--page-size",
       ["reference --max-items 0"] = "--max-items", ["reference --format xml"] = "--format",
-      ["reference --interval 2"] = "--interval", ["reference --order sideways"] = "--order" } do
+      ["reference --interval 2"] = "--interval", ["reference --order sideways"] = "--order",
+      ["reference --pattern " .. string.rep("x", 257)] = "--pattern", ["'a/b'"] = "TRAINING_JOB_ID",
+      ["--project-id 'bad id' reference"] = "--project-id" } do
       local out, err, code = run(args)
       assert.equal(2, code, args .. ": " .. err)
       assert.equal("", out)

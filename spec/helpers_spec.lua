@@ -177,6 +177,21 @@ describe("time", function()
     end
   end)
 
+  it("gives filter's since and till the same forms", function()
+    local now = time.parse("2022-11-26T16:04:00+08:00")
+    local at = function(t) return { time = t, level = "Info", source = "Job", message = "m" } end
+    local keep = filter.compile({ since = "1h30m" }, now)
+    assert.is_true(keep(at("2022-11-26T14:34:00+08:00")))
+    assert.is_false(keep(at("2022-11-26T14:33:59+08:00")))
+    keep = filter.compile({ since = "1669449780", till = "1669449800000" }, now) -- seconds, then ms
+    assert.is_true(keep(at("2022-11-26T16:03:00+08:00")))
+    assert.is_true(keep(at("2022-11-26T16:03:20+08:00")))
+    assert.is_false(keep(at("2022-11-26T16:03:21+08:00")))
+    keep = filter.compile({ since = "1w" }, now)
+    assert.is_true(keep(at("2022-11-19T16:04:00+08:00")))
+    assert.is_false(keep(at("2022-11-19T16:03:59+08:00")))
+  end)
+
   it("remembers zone offsets without ever giving a stale one", function()
     -- every answer agrees with libc's, instants asked in a scattered order
     -- over years with DST changes, and at each change's edges

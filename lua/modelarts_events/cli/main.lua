@@ -175,6 +175,14 @@ local function run(argv, state)
   return EXIT_OK
 end
 
+-- The flag behind a configuration field or a request parameter that the
+-- client refused.
+local FLAG_OF = { endpoint = "--endpoint", region = "--region", project_id = "--project-id", token = "--token",
+  language = "--language", timeout = "--request-timeout", retries = "--retries", ca_file = "--ca-file",
+  proxy = "--proxy", insecure = "--insecure", pattern = "--pattern", level = "--level", source = "--source",
+  limit = "--page-size", start_time = "--since", end_time = "--until", order = "--order",
+  training_job_id = "TRAINING_JOB_ID" }
+
 -- lua.c's SIGINT handler raises "interrupted!" in Lua code; the C driver
 -- raises the same string (or an error object saying so) in a transfer or a
 -- wait.
@@ -216,9 +224,16 @@ function M.main(argv)
     return EXIT_FAILED
   end
   local message = tostring(result):gsub("^modelarts_events: ", "")
+  if result.kind == "invalid_argument" then
+    local flag = FLAG_OF[result.field]
+    message = message:gsub("^invalid_argument: ", "")
+    if flag and not message:find(flag, 1, true) then message = flag .. ": " .. message end
+    err:write("modelarts-events: ", message, "\nRun 'modelarts-events --help' for the options.\n")
+    return EXIT_USAGE
+  end
   if result.job then message = result.job .. ": " .. message end
   err:write("modelarts-events: ", message, "\n")
-  return result.kind == "invalid_argument" and EXIT_USAGE or EXIT_FAILED
+  return EXIT_FAILED
 end
 
 return M
