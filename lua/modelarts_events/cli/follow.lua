@@ -1,7 +1,6 @@
---- `--follow` for the command line: new events of a running job until it
+-- `--follow` for the command line: new events of a running job until it
 -- ends. Internal to `bin/modelarts-events`; the seam where the follow work
 -- plugs in (several jobs, `--cursor`, an exit status per result).
--- @module modelarts_events.cli.follow
 
 local follow = require "modelarts_events.follow"
 
@@ -9,7 +8,7 @@ local M = {}
 
 local EXIT_OK, EXIT_JOB_FAILED = 0, 3
 
---- Follow and print.
+-- Follow and print.
 -- @tparam table run `clients` (one per job), `jobs`, `settings` (from
 -- `cli.options.check`), `params` (the server-side filters and window of the
 -- run), `keep` (the local filter), `output` (`add(event)`, `finish()`),

@@ -1,6 +1,5 @@
---- The command line `modelarts-events`: options in, events out, an exit
+-- The command line `modelarts-events`: options in, events out, an exit
 -- status. `bin/modelarts-events` calls `main(arg)`; this module is internal.
--- @module modelarts_events.cli.main
 
 local me = require "modelarts_events"
 local filter = require "modelarts_events.filter"
@@ -14,7 +13,7 @@ local M = {}
 
 local EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
---- The errors of the first and last few Error events `--summary` shows.
+-- The errors of the first and last few Error events `--summary` shows.
 M.SUMMARY_ERRORS = 5
 
 local function noop() end
@@ -191,7 +190,7 @@ local function is_interrupt(err)
   return type(err) == "table" and (err.kind == "interrupted" or err.message == "interrupted!")
 end
 
---- Run the command line.
+-- Run the command line.
 -- @tparam table argv the arguments (the global `arg`)
 -- @return the exit status
 function M.main(argv)

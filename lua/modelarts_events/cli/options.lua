@@ -1,14 +1,13 @@
---- The command line's options: the parser (argparse), and the checks that
+-- The command line's options: the parser (argparse), and the checks that
 -- turn what was typed into settings, each failure a usage error naming its
 -- flag. Internal to `bin/modelarts-events`.
--- @module modelarts_events.cli.options
 
 local argparse = require "argparse"
 local time = require "modelarts_events.time"
 
 local M = {}
 
---- A usage error: exit status 2, the message names the flag.
+-- A usage error: exit status 2, the message names the flag.
 local USAGE = {}
 M.USAGE = USAGE
 local function usage(flag, message)
@@ -58,7 +57,7 @@ Examples:
   modelarts-events --endpoint http://127.0.0.1:18080 --project-id 0a1b2c3d4e5f \
                    --token emulator-token reference      (the emulator: make emulator)]]
 
---- The parser.
+-- The parser.
 -- @string version what `--version` prints
 function M.parser(version)
   local parser = argparse("modelarts-events", "Print the events of Huawei Cloud ModelArts training jobs.")
@@ -123,7 +122,7 @@ local SIGNED_VALUES = { ["--tz"] = true, ["--since"] = true, ["--until"] = true,
   ["--max-items"] = true, ["--tail"] = true, ["-n"] = true, ["--request-timeout"] = true, ["--retries"] = true,
   ["--interval"] = true, ["--timeout"] = true }
 
---- The arguments with `--tz -05:00` rewritten as `--tz=-05:00`.
+-- The arguments with `--tz -05:00` rewritten as `--tz=-05:00`.
 function M.normalize(argv)
   local out, i = {}, 1
   while argv[i] ~= nil do
@@ -172,7 +171,7 @@ end
 local function whole(n) return n == math.floor(n) and n < 2 ^ 53 end
 local function positive(n) return n > 0 and n < math.huge end
 
---- Check the parsed arguments; raise a usage error naming the flag.
+-- Check the parsed arguments; raise a usage error naming the flag.
 -- @param args what argparse returned
 -- @param now_ms the instant relative times count back from
 -- @return the settings: `jobs`, `levels`, `sources`, `since_ms`, `until_ms`,

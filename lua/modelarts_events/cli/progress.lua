@@ -1,9 +1,8 @@
---- The progress line of long reads, on stderr: events read, pages, the rate,
+-- The progress line of long reads, on stderr: events read, pages, the rate,
 -- and what the client waits for (a retry, a 429's Retry-After). Drawn at
 -- most five times a second, on one line rewritten in place, and cleared
 -- before anything else is printed to the terminal. Internal to
 -- `bin/modelarts-events`.
--- @module modelarts_events.cli.progress
 
 local M = {}
 
@@ -18,7 +17,7 @@ local function grouped(n)
 end
 M.grouped = grouped
 
---- A progress line.
+-- A progress line.
 -- @tparam table stats `events`, `pages` (read), `printed`, updated by the caller
 -- @tparam boolean enabled false: every method does nothing
 -- @tparam function clock seconds, monotonic
@@ -40,7 +39,7 @@ function M.new(stats, enabled, clock, write)
     shown = true
   end
 
-  --- Redraw if a fifth of a second has passed since the last time.
+  -- Redraw if a fifth of a second has passed since the last time.
   function p.update()
     local now = clock()
     if now - drawn_at < 0.2 then return end
@@ -48,7 +47,7 @@ function M.new(stats, enabled, clock, write)
     draw()
   end
 
-  --- The client's `on_retry` hook: say what it waits for until the next page.
+  -- The client's `on_retry` hook: say what it waits for until the next page.
   function p.retry(err, delay)
     local why
     if type(err) == "table" and err.status == 429 then
@@ -64,7 +63,7 @@ function M.new(stats, enabled, clock, write)
     draw()
   end
 
-  --- Wipe the line (before printing, and at the end).
+  -- Wipe the line (before printing, and at the end).
   function p.clear()
     if shown then write("\r\27[K") end
     shown = false

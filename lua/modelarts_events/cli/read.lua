@@ -1,14 +1,13 @@
---- Reading events for the command line: one job's events as a pull stream,
+-- Reading events for the command line: one job's events as a pull stream,
 -- several jobs merged by time as they come, the newest N of them. Memory
 -- stays bounded: a stream holds the pages its client has in flight, a merge
 -- one event per job, a tail N events. Internal to `bin/modelarts-events`.
--- @module modelarts_events.cli.read
 
 local time = require "modelarts_events.time"
 
 local M = {}
 
---- One job's events in the order the server sends them.
+-- One job's events in the order the server sends them.
 -- @param client a client of `modelarts_events`
 -- @string job the job id
 -- @tparam table params as for `client:pages`
@@ -51,7 +50,7 @@ function M.job_events(client, job, params, stats, tag)
     end
   end
 
-  --- Stop early: the transfers in flight are cancelled at once.
+  -- Stop early: the transfers in flight are cancelled at once.
   function stream.close()
     done, events = true, nil
     if type(pager) == "userdata" or type(pager) == "table" then pager:close() end
@@ -65,7 +64,7 @@ local function key(ev)
   return ev and (time.parse(ev.time) or -math.huge)
 end
 
---- Several streams merged by event time as they come: each stream must be in
+-- Several streams merged by event time as they come: each stream must be in
 -- time order (ascending, or descending with `descending`); events of the
 -- same instant come in the order of the streams.
 -- @tparam table streams from `job_events`
@@ -103,7 +102,7 @@ function M.merge(streams, descending)
   return merged
 end
 
---- The first `n` events of a stream that `keep` accepts (for a tail: the
+-- The first `n` events of a stream that `keep` accepts (for a tail: the
 -- stream newest first, the result then reversed by the caller).
 -- @return a list of at most n events, in the stream's order
 function M.take(stream, keep, n, on_event)
