@@ -72,6 +72,7 @@ int luaopen_modelarts_events(lua_State *L)
         {"isatty", me_isatty_lua},
         {"monotonic", me_monotonic_lua},
         {"utc_offset", me_utc_offset_lua},
+        {"sigint_disposition", me_sigint_disposition_lua},
         {"ignore_interrupts", me_ignore_interrupts_lua},
         {NULL, NULL}};
     /* Idempotent and reference counted inside libcurl. */

@@ -1,8 +1,8 @@
 /***
  * What Lua cannot do portably: whether a descriptor is a terminal, a clock
  * that measures elapsed time, the UTC offset of an IANA time zone at an
- * instant (through libc's own zone database), and ignoring Ctrl-C while a
- * program exits.
+ * instant (through libc's own zone database), whether a Ctrl-C came, and
+ * ignoring Ctrl-C while a program exits.
  * @module modelarts_events
  */
 #include <limits.h>
@@ -145,6 +145,29 @@ int me_utc_offset_lua(lua_State *L)
         return 2;
     }
     me_pushinteger(L, tm.tm_gmtoff);
+    return 1;
+}
+
+/***
+ * What SIGINT does now: `"default"`, `"ignore"` or `"handler"`. Under the
+ * standalone interpreter (lua.c, luajit.c) a script runs with the
+ * interpreter's handler in place, which puts the default back when a Ctrl-C
+ * arrives: a program can tell that an error came after a Ctrl-C even where
+ * something between (a protected call in C) swallowed the "interrupted!".
+ * @function sigint_disposition
+ * @treturn string
+ */
+int me_sigint_disposition_lua(lua_State *L)
+{
+    struct sigaction now;
+    if (sigaction(SIGINT, NULL, &now) != 0)
+        return luaL_error(L, "modelarts_events: cannot read the SIGINT disposition");
+    if (!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_DFL)
+        lua_pushliteral(L, "default");
+    else if (!(now.sa_flags & SA_SIGINFO) && now.sa_handler == SIG_IGN)
+        lua_pushliteral(L, "ignore");
+    else
+        lua_pushliteral(L, "handler");
     return 1;
 }
 

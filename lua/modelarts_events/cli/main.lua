@@ -195,6 +195,11 @@ end
 -- @return the exit status
 function M.main(argv)
   local state = {}
+  -- The interpreter's Ctrl-C handler is in place now; it puts the default
+  -- back when a Ctrl-C comes. An error after that is the Ctrl-C's doing,
+  -- even where a protected call in C (cjson.safe's) swallowed the
+  -- "interrupted!" and something else came out.
+  local armed = me.sigint_disposition() == "handler"
   local ok, result = xpcall(function() return run(argv, state) end, function(err)
     if is_interrupt(err) or getmetatable(err) == options.USAGE or (type(err) == "table" and err.kind) then
       return err
@@ -202,7 +207,7 @@ function M.main(argv)
     return { internal = tostring(err), traceback = debug.traceback(tostring(err), 2) }
   end)
   if ok then return result end
-  if is_interrupt(result) then
+  if is_interrupt(result) or (armed and me.sigint_disposition() == "default") then
     -- a second Ctrl-C must not cut the exit short
     me.ignore_interrupts()
     if state.progress then state.progress.clear() end
