@@ -222,28 +222,23 @@ end
 -- changes its offset twice within six hours.)
 local PROBE = 6 * 3600
 local function iana_zone(name, utc_offset)
+  -- The second nearest `outside` that still has offset o, where `inside`
+  -- has it and `outside` does not: bisection, either direction.
+  local function last_with(o, inside, outside)
+    while inside - outside > 1 or outside - inside > 1 do
+      local mid = floor((inside + outside) / 2)
+      if utc_offset(name, mid) == o then inside = mid else outside = mid end
+    end
+    return inside
+  end
   local lo, hi, off
   return function(t)
     if lo and t >= lo and t <= hi then return off end
     local o = utc_offset(name, t)
     if not o then return nil end
     local a, b = t - PROBE, t + PROBE
-    if utc_offset(name, a) ~= o then -- the first second of o in (a, t]
-      local x, y = a, t
-      while y - x > 1 do
-        local mid = floor((x + y) / 2)
-        if utc_offset(name, mid) == o then y = mid else x = mid end
-      end
-      a = y
-    end
-    if utc_offset(name, b) ~= o then -- the last second of o in [t, b)
-      local x, y = t, b
-      while y - x > 1 do
-        local mid = floor((x + y) / 2)
-        if utc_offset(name, mid) == o then x = mid else y = mid end
-      end
-      b = x
-    end
+    if utc_offset(name, a) ~= o then a = last_with(o, t, a) end
+    if utc_offset(name, b) ~= o then b = last_with(o, t, b) end
     lo, hi, off = a, b, o
     return o
   end
