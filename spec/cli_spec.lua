@@ -561,7 +561,7 @@ describe("modelarts-events", function()
       ["reference --max-items 0"] = "--max-items", ["reference --format xml"] = "--format",
       ["reference --interval 2"] = "--interval", ["reference --order sideways"] = "--order",
       ["reference --pattern " .. string.rep("x", 257)] = "--pattern", ["'a/b'"] = "TRAINING_JOB_ID",
-      ["--project-id 'bad id' reference"] = "--project-id" } do
+      ["-o csv --project-id 'bad id' reference"] = "--project-id" } do
       local out, err, code = run(args)
       assert.equal(2, code, args .. ": " .. err)
       assert.equal("", out)

@@ -21,12 +21,11 @@ local function noop() end
 local stdout = io.stdout
 local function write(...) stdout:write(...) end
 
--- Where the events go: `add(event)` for each, `finish()` at the end;
--- `deferred` when nothing reaches stdout before the end.
+-- Where the events go: `add(event)` for each, `finish()` at the end.
 local function output_for(o, view)
   if o.summary then
     local summarizer = format.summarizer { keep_errors = M.SUMMARY_ERRORS }
-    return { add = summarizer.add, deferred = true,
+    return { add = summarizer.add,
       finish = function() write(format.summary_text(summarizer.result(), view)) end }
   elseif o.format == "json" then
     local json = format.json
@@ -41,7 +40,7 @@ local function output_for(o, view)
   elseif o.format == "html" then
     -- a page drawn from every event: held until the end
     local events = {}
-    return { add = function(ev) events[#events + 1] = ev end, deferred = true,
+    return { add = function(ev) events[#events + 1] = ev end,
       finish = function()
         write(format.html(events, { title = "ModelArts events: " .. table.concat(o.jobs, ", "), tz = o.tz }))
       end }
@@ -136,17 +135,15 @@ local function run(argv, state)
   if not parsed then options.usage(nil, args) end
   local now = time.now_ms()
   local o = options.check(args, now)
-  if o.format == "html" and not o.summary and not format.html then
+  if o.format == "html" and not format.html then
     error(me.error("invalid_argument", "--format html needs format.html (the timeline), missing from this install"), 0)
   end
 
   local stdout_tty, stderr_tty = me.isatty(1), me.isatty(2)
-  local no_color = os.getenv("NO_COLOR")
-  local color = o.color == "always" or (o.color == "auto" and stdout_tty and (no_color == nil or no_color == ""))
-  local view = { color = color, tz = o.tz, jobs = #o.jobs > 1 and format.job_labels(o.jobs) or nil }
-  local output = output_for(o, view)
   local stats = { events = 0, pages = 0, printed = 0 }
-  local show_progress = not o.follow and stderr_tty and (not stdout_tty or output.deferred == true)
+  -- nothing reaches stdout before the end: the line cannot get in the way
+  local deferred = o.summary or o.format == "html"
+  local show_progress = not o.follow and stderr_tty and (not stdout_tty or deferred)
   local progress = progress_line.new(stats, show_progress, me.monotonic, function(s) io.stderr:write(s) end)
   state.progress = progress
 
@@ -160,6 +157,11 @@ local function run(argv, state)
   }
   local clients = {}
   for i = 1, #o.jobs do clients[i] = new_client(config) end
+
+  local no_color = os.getenv("NO_COLOR")
+  local color = o.color == "always" or (o.color == "auto" and stdout_tty and (no_color == nil or no_color == ""))
+  local view = { color = color, tz = o.tz, jobs = #o.jobs > 1 and format.job_labels(o.jobs) or nil }
+  local output = output_for(o, view)
 
   if o.follow then
     return require("modelarts_events.cli.follow").run {
