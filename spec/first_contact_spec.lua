@@ -189,11 +189,11 @@ describe("configured from the environment only", function()
 
   it("HUAWEICLOUD_SDK_REGION alone: the request really goes there (its proxy sees the CONNECT)", function()
     local proxy = refusing_proxy()
-    local out, err, code = proxy.serve(concat(PATHS, { "HUAWEICLOUD_SDK_REGION=ap-southeast-1", PROJECT,
+    local out, err, code = proxy.serve(concat(PATHS, { "HUAWEICLOUD_SDK_REGION=cn-east-3", PROJECT,
       EMULATOR_TOKEN, "https_proxy=" .. proxy.url }), LUA .. " " .. FROM_ENV .. " list reference")
     proxy.close()
     assert.equal(1, code, out)
-    assert.equal("CONNECT modelarts.ap-southeast-1.myhuaweicloud.com:443 HTTP/1.1", proxy.seen[1])
+    assert.equal("CONNECT modelarts.cn-east-3.myhuaweicloud.com:443 HTTP/1.1", proxy.seen[1])
     assert.matches("^modelarts_events: ", err)
   end)
 
