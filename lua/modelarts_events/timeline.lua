@@ -295,21 +295,22 @@ tr.e td.lv{color:#b3001b;font-weight:700}tr.w td.lv{color:#8a5a00;font-weight:70
 -- The mark of one event: a circle for Info, a triangle for Warning, a
 -- diamond with a dark outline for Error, a square for anything else; so
 -- the level reads also without colour.
-local function mark_path(cls, x, y)
-  if cls == "i" then return format('<circle class="m i" cx="%.1f" cy="%.1f" r="4">', x, y), "</circle>" end
+local function mark_path(cls, x, y, extra)
+  local class = "m " .. cls .. (extra or "")
+  if cls == "i" then return format('<circle class="%s" cx="%.1f" cy="%.1f" r="4">', class, x, y), "</circle>" end
   if cls == "w" then
-    return format('<path class="m w" d="M%.1f %.1fl5.5 9.5h-11z">', x, y - 6), "</path>"
+    return format('<path class="%s" d="M%.1f %.1fl5.5 9.5h-11z">', class, x, y - 6), "</path>"
   end
   if cls == "e" then
-    return format('<path class="m e" d="M%.1f %.1fl6.5 6.5l-6.5 6.5l-6.5-6.5z">', x, y - 6.5), "</path>"
+    return format('<path class="%s" d="M%.1f %.1fl6.5 6.5l-6.5 6.5l-6.5-6.5z">', class, x, y - 6.5), "</path>"
   end
-  return format('<rect class="m o" x="%.1f" y="%.1f" width="8" height="8">', x - 4, y - 4), "</rect>"
+  return format('<rect class="%s" x="%.1f" y="%.1f" width="8" height="8">', class, x - 4, y - 4), "</rect>"
 end
 
 local function legend()
   local out = { '<div class="legend">' }
   for _, l in ipairs { { "i", "Info" }, { "w", "Warning" }, { "e", "Error" } } do
-    local open, close = mark_path(l[1], 9, 9)
+    local open, close = mark_path(l[1], 9, 9, " key") -- "m i key": no event's mark
     out[#out + 1] = '<span><svg width="18" height="18" aria-hidden="true">' .. open .. close .. "</svg> " .. l[2] .. "</span>"
   end
   out[#out + 1] = '<span><svg width="34" height="18" aria-hidden="true"><g class="band"><rect class="bg" x="0" y="2" width="34" height="14"/>' ..
@@ -567,8 +568,8 @@ local function issue_list(jobs, view)
   out[#out + 1] = "</table>"
   local more_e, more_w = total.Error - shown.Error, total.Warning - shown.Warning
   if more_e + more_w > 0 then
-    out[#out + 1] = format('<p class="more">… and %s more, %s more, not listed (the timeline counts them).</p>',
-      count(more_e, "error"), count(more_w, "warning"))
+    out[#out + 1] = format('<p class="more">Not listed: %s more %s and %s more %s (the timeline counts them).</p>',
+      thousands(more_e), more_e == 1 and "error" or "errors", thousands(more_w), more_w == 1 and "warning" or "warnings")
   end
   out[#out + 1] = "</section>"
   return concat(out)

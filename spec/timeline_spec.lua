@@ -1,0 +1,334 @@
+-- format.html: the timeline (issue 17). Events come from the emulator
+-- through the real client; the documents are opened in headless Chromium
+-- (Debian's `chromium`) to check the DOM, the network and the picture.
+local format = require "modelarts_events.format"
+local timeline = require "modelarts_events.timeline"
+local support = require "support.emulator"
+local browser = require "support.browser"
+
+local function read_events(job, overrides)
+  local client = support.client(overrides)
+  local events = {}
+  for ev in client:events(job) do events[#events + 1] = ev end
+  client:close()
+  return events
+end
+
+local function count(s, pattern)
+  local n = 0
+  for _ in s:gmatch(pattern) do n = n + 1 end
+  return n
+end
+
+-- Marks (`class="m i|w|e|o"`) and the events the bands say they hold.
+local function drawn(doc)
+  local marks = count(doc, '<%a+ class="m [iweo]"')
+  local banded = 0
+  for n in doc:gmatch('<g class="band" data%-count="(%d+)"') do banded = banded + tonumber(n) end
+  return marks, banded
+end
+
+local function esc(s)
+  return (s:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
+end
+
+-- Whether s is well-formed UTF-8 (utf8.len on 5.3+, a byte walk elsewhere).
+local function valid_utf8(s)
+  if utf8 and utf8.len then return utf8.len(s) ~= nil end -- luacheck: ignore
+  return not s:find("[\192\193\245-\255]") and s:gsub("[\194-\244][\128-\191]+", ""):find("[\128-\255]") == nil
+end
+
+local reference, reference_doc
+local function reference_html()
+  if not reference_doc then
+    reference = read_events("reference")
+    reference_doc = format.html(reference, { title = "reference" })
+  end
+  return reference_doc, reference
+end
+
+local big, big_doc
+local function big_html()
+  if not big_doc then
+    big = read_events("gen-100000")
+    big_doc = format.html(big, { title = "gen-100000" })
+  end
+  return big_doc, big
+end
+
+describe("format.html", function()
+  it("is one self-contained document: nothing to fetch, no script", function()
+    local doc = reference_html()
+    assert.equal("<!DOCTYPE html>", doc:sub(1, 15))
+    assert.equal("</html>\n", doc:sub(-8))
+    assert.truthy(doc:find([[<meta http-equiv="Content-Security-Policy" content="default-src 'none';]], 1, true))
+    assert.truthy(doc:find('<meta charset="utf-8">', 1, true))
+    local lower = doc:lower()
+    for _, banned in ipairs { "<script", "<link", "<img", "<iframe", "<object", "<embed", "src=", "href=", "url(",
+                              "@import", "http:", "https:", "//" } do
+      assert.is_nil(lower:find(banned, 1, true), banned)
+    end
+  end)
+
+  it("draws one mark per event, with its time, level, source and message on hover", function()
+    local doc, events = reference_html()
+    assert.equal(27, #events)
+    local marks, banded = drawn(doc)
+    assert.equal(27, marks)
+    assert.equal(0, banded)
+    -- the shape tells the level: circles Info, a triangle the warning, a diamond the error
+    assert.equal(25, count(doc, '<circle class="m i"'))
+    assert.equal(1, count(doc, '<path class="m w"'))
+    assert.equal(1, count(doc, '<path class="m e"'))
+    for _, ev in ipairs(events) do
+      local hover = esc(ev.time .. " · " .. ev.level .. " · " .. ev.source .. "\n" .. ev.message)
+      assert.truthy(doc:find("<title>" .. hover .. "</title>", 1, true), ev.message)
+    end
+  end)
+
+  it("lays out one lane per source and per worker, counting their events", function()
+    local doc = reference_html()
+    local lanes = {}
+    for label, n in doc:gmatch('<text class="lane"[^>]*>([^<]-) <tspan class="k">%((%d+)%)</tspan>') do
+      lanes[#lanes + 1] = label .. "=" .. n
+    end
+    assert.same({ "Job=6", "K8S=2", "worker-0 · K8S=11", "worker-0 · Task=8" }, lanes)
+  end)
+
+  it("shows the job's stages with their durations and how it ended", function()
+    local doc = reference_html()
+    for _, label in ipairs { ">Queued 27 s<", ">Running 1 min 02 s<", ">Wrapping up 30 s<", ">Failed at 16:03:41<",
+                             ">Image pull 19 s<", ">Input download 3 s<", ">Output upload 0 s<" } do
+      assert.truthy(doc:find(label, 1, true), label)
+    end
+    assert.truthy(doc:find('<b class="e">Failed at 16:03:41</b> after 2 min 05 s: queued 27 s, initializing 5 s, ' ..
+      "ran 1 min 02 s, exit code 1, wrapping up 30 s. 27 events, 1 error, 1 warning.", 1, true))
+  end)
+
+  it("reads the stages from Chinese messages too", function()
+    local events = read_events("reference", { language = "zh-cn" })
+    local messages = {}
+    for _, ev in ipairs(events) do messages[ev.message] = true end
+    assert.is_true(messages["训练作业运行失败。"])
+    local doc = format.html(events)
+    for _, label in ipairs { ">Queued 27 s<", ">Running 1 min 02 s<", ">Failed at 16:03:41<" } do
+      assert.truthy(doc:find(label, 1, true), label)
+    end
+  end)
+
+  it("tells a completed job from a failed one", function()
+    local doc = format.html(read_events("life-completed-1-" .. support.tag()))
+    assert.truthy(doc:find('<b class="ok">Completed at ', 1, true))
+    assert.truthy(doc:find(">Running ", 1, true))
+    assert.is_nil(doc:find("Failed at", 1, true))
+  end)
+
+  it("lists the errors and warnings below the picture", function()
+    local doc = reference_html()
+    local list = doc:match('<section class="issues">(.-)</section>')
+    assert.truthy(list:find("(1 error, 1 warning)", 1, true))
+    assert.equal(2, count(list, "<tr class="))
+    assert.truthy(list:find('<td class="msg">Training job failed.</td>', 1, true))
+    assert.truthy(list:find("FailedMount: MountVolume.SetUp failed for volume &quot;obs&quot;: retrying", 1, true))
+  end)
+
+  it("escapes every text: quotes, markup, ampersands, line breaks, non-ASCII, emoji, bad bytes", function()
+    local hostile = {
+      { time = "2022-11-26T16:00:00+08:00", level = "Error", source = "Job",
+        message = "</title></path><script>alert('x')</script> & \"quoted\" <b>" },
+      { time = "2022-11-26T16:00:01+08:00", level = "Warning", source = "<K8S>",
+        message = "[worker-1] two\nlines\ttab 训练 é 🚀" },
+      { time = "2022-11-26T16:00:02+08:00", level = "Info\"", source = "Task",
+        message = "bad bytes \255\254 and \192\128, controls \0\1\27 end" },
+    }
+    local doc = format.html(hostile, { title = "<script>t</script> & \"t\"" })
+    assert.is_nil(doc:lower():find("<script", 1, true))
+    assert.is_nil(doc:find("<b>", 1, true))
+    assert.truthy(doc:find("&lt;/title&gt;&lt;/path&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; " ..
+      "&quot;quoted&quot; &lt;b&gt;", 1, true))
+    assert.truthy(doc:find("<title>&lt;script&gt;t&lt;/script&gt; &amp; &quot;t&quot;</title>", 1, true))
+    assert.truthy(doc:find("[worker-1] two\nlines\ttab 训练 é 🚀", 1, true))
+    assert.truthy(doc:find("&lt;K8S&gt;", 1, true))
+    assert.truthy(valid_utf8(doc), "the document is well-formed UTF-8")
+    assert.is_nil(doc:find("[%z\1-\8\11\12\14-\31\127]"))
+    assert.truthy(doc:find("bad bytes \239\191\189\239\191\189 and \239\191\189\239\191\189, controls " ..
+      "\239\191\189\239\191\189\239\191\189 end", 1, true))
+    local marks = drawn(doc)
+    assert.equal(3, marks)
+  end)
+
+  it("draws one lane group per job, in the order the jobs first appear", function()
+    local events = {}
+    for _, ev in ipairs(read_events("reference")) do
+      local a, b = {}, {}
+      for k, v in pairs(ev) do a[k], b[k] = v, v end
+      a.job, b.job = "job-b", "job-a"
+      events[#events + 1] = a
+      events[#events + 1] = b
+    end
+    local doc = format.html(events)
+    local groups = {}
+    for id in doc:gmatch("<h2>([^<]*)</h2>") do groups[#groups + 1] = id end
+    assert.same({ "job-b", "job-a", "Errors and warnings (2 errors, 2 warnings)" }, groups)
+    assert.equal(2, count(doc, '<svg [^>]*role="img"'))
+    assert.equal(2, count(doc, '<text class="endl failed"[^>]*>Failed at 16:03:41<'))
+    assert.equal(54, (drawn(doc)))
+    assert.truthy(doc:find("<th>job</th>", 1, true))
+  end)
+
+  it("shows times in opts.tz, by default in the zone the events came in", function()
+    local _, events = reference_html()
+    local utc = format.html(events, { tz = "Z" })
+    assert.truthy(utc:find(">Failed at 08:03:41<", 1, true))
+    assert.truthy(utc:find("times in UTC", 1, true))
+    assert.truthy(utc:find(">08:02:00<", 1, true)) -- a tick
+    local india = format.html(events, { tz = "+05:30" })
+    assert.truthy(india:find(">Failed at 13:33:41<", 1, true))
+    assert.truthy(india:find(">13:32:00<", 1, true)) -- ticks fall on the zone's round minutes
+    local doc = reference_html()
+    assert.truthy(doc:find("times in +08:00", 1, true))
+    assert.truthy(doc:find(">16:02:00<", 1, true))
+  end)
+
+  it("refuses bad arguments with invalid_argument naming them", function()
+    for field, call in pairs {
+      tz = function() return format.html({}, { tz = "Mars/Olympus" }) end,
+      title = function() return format.html({}, { title = 42 }) end,
+      events = function() return format.html("events") end,
+      opts = function() return format.html({}, "opts") end,
+    } do
+      local ok, err = pcall(call)
+      assert.is_false(ok, field)
+      assert.equal("invalid_argument", err.kind)
+      assert.equal(field, err.field)
+    end
+  end)
+
+  it("draws events without a level, source or message, and lists those without a time", function()
+    local doc = format.html {
+      { time = "2022-11-26T16:00:00+08:00" },
+      { time = "2022-11-26T16:00:05+08:00", level = "Error" },
+      { level = "Error", message = "when?" },
+      { time = "soon", message = "never" },
+      42,
+    }
+    assert.equal(2, (drawn(doc)))
+    assert.truthy(doc:find("2 events without a readable time", 1, true))
+    assert.truthy(doc:find('data-events="4" data-marks="2" data-banded="0" data-untimed="2"', 1, true))
+    assert.truthy(format.html({}):find("0 events, none with a readable time", 1, true))
+  end)
+
+  it("draws 100,000 events as bands that count every one, in a file of a few hundred KB", function()
+    local doc, events = big_html()
+    assert.equal(100000, #events)
+    local marks, banded = drawn(doc)
+    assert.equal(100000, marks + banded)
+    assert.is_true(banded > 90000, "dense stretches are bands")
+    local lanes = 0
+    for n in doc:gmatch('<tspan class="k">%(([%d,]+)%)</tspan>') do lanes = lanes + tonumber((n:gsub(",", ""))) end
+    assert.equal(100000, lanes)
+    assert.is_true(#doc < 1024 * 1024, #doc .. " bytes")
+    -- the list below holds the first hundreds and counts the rest
+    assert.truthy(doc:find("Not listed: [%d,]+ more errors? and [%d,]+ more warnings?"))
+  end)
+
+  it("keeps a file small however the events spread: fewer marks, more bands", function()
+    -- 100,000 events over 200 lanes, evenly spread thin: each could be a mark
+    local events = {}
+    local base = 1669449600000
+    for i = 1, 100000 do
+      events[i] = { time = require("modelarts_events.time").iso(base + (i % 500) * 60000 + i, "+08:00"),
+                    level = i % 50 == 0 and "Error" or "Info", source = "Task",
+                    message = string.format("[worker-%d] step %d loss=0.5", i % 200, i) }
+    end
+    local doc = format.html(events)
+    local marks, banded = drawn(doc)
+    assert.equal(100000, marks + banded)
+    assert.is_true(marks <= 8000, marks .. " marks")
+    assert.is_true(#doc < 4 * 1024 * 1024, #doc .. " bytes")
+  end)
+
+  it("names the worker of a message", function()
+    assert.equal("worker-0", timeline.worker_of("[worker-0] training started."))
+    assert.equal("worker-0", timeline.worker_of("[worker-0][time used: 2.871s] Download finished."))
+    assert.equal("worker-12", timeline.worker_of("[Pod: modelarts-job-5bd61eea-9de2-worker-12] Pulled: x"))
+    assert.is_nil(timeline.worker_of("[Job: modelarts-job-5bd61eea] Created job"))
+    assert.is_nil(timeline.worker_of("Training job failed."))
+    assert.is_nil(timeline.worker_of(nil))
+  end)
+end)
+
+describe("the timeline in a real browser", function()
+  local ok, why = browser.available()
+  local dir = browser.tmpname()
+  os.execute("mkdir -p " .. dir)
+
+  local function needs_chromium()
+    if not ok then pending("skipped: " .. why) end
+    return ok
+  end
+
+  teardown(function() os.execute("rm -rf " .. dir) end)
+
+  it("parses the reference job's timeline: a mark per event, the stages, nothing fetched", function()
+    if not needs_chromium() then return end
+    local file = dir .. "/reference.html"
+    browser.write(file, (reference_html()))
+    local dom, log, requested = browser.dump_dom(file)
+    local marks, banded = drawn(dom)
+    assert.equal(27, marks)
+    assert.equal(0, banded)
+    assert.equal(27, count(dom, 'class="m [iweo]"[^>]*><title>'))
+    for _, label in ipairs { "Queued 27 s", "Running 1 min 02 s", "Failed at 16:03:41", "worker-0 · Task" } do
+      assert.truthy(dom:find(label, 1, true), label)
+    end
+    assert.same({}, requested)
+    assert.is_nil(log:find("Content Security Policy", 1, true))
+    assert.is_nil(dom:lower():find("src=", 1, true))
+    assert.is_nil(dom:lower():find("href=", 1, true))
+  end)
+
+  it("would notice a fetch: the policy blocks it and the net log shows one without the policy", function()
+    if not needs_chromium() then return end
+    local doc = reference_html()
+    local injected = doc:gsub("<body>", '<body><img src="http://127.0.0.1:9/tracker.png">', 1)
+    local file = dir .. "/injected.html"
+    browser.write(file, injected)
+    local _, log, requested = browser.dump_dom(file)
+    assert.truthy(log:find("Content Security Policy", 1, true))
+    assert.same({}, requested)
+    browser.write(file, (injected:gsub('<meta http%-equiv="Content%-Security%-Policy"[^>]*>', "", 1)))
+    _, _, requested = browser.dump_dom(file)
+    assert.same({ "http://127.0.0.1:9/tracker.png" }, requested)
+  end)
+
+  it("paints the reference job: marks of every level, the stages", function()
+    if not needs_chromium() then return end
+    local file, png = dir .. "/reference.html", dir .. "/reference.png"
+    browser.write(file, (reference_html()))
+    assert.truthy(browser.screenshot(file, png, 1400, 600), "a PNG")
+    local colors, size = browser.colors(png)
+    assert.equal("1400x600", size)
+    local distinct = 0
+    for _ in pairs(colors) do distinct = distinct + 1 end
+    assert.is_true(distinct > 100, distinct .. " colours")
+    for hex, what in pairs { d62728 = "the error mark", f2b21b = "the warning mark", ["4e79a7"] = "info marks",
+                             f5d9a8 = "the queued span", a8d5a2 = "the running span" } do
+      assert.is_true((colors[hex] or 0) > 20, what .. ": " .. tostring(colors[hex]))
+    end
+  end)
+
+  it("parses and paints 100,000 events as bands that count them", function()
+    if not needs_chromium() then return end
+    local file, png = dir .. "/big.html", dir .. "/big.png"
+    browser.write(file, (big_html()))
+    local dom, _, requested = browser.dump_dom(file)
+    local marks, banded = drawn(dom)
+    assert.equal(100000, marks + banded)
+    assert.same({}, requested)
+    assert.truthy(browser.screenshot(file, png, 1400, 900), "a PNG")
+    local colors = browser.colors(png)
+    assert.is_true((colors["8fa9cc"] or 0) > 20000, "band pixels: " .. tostring(colors["8fa9cc"]))
+    assert.is_true((colors["a50f15"] or 0) > 500, "error pixels in bands: " .. tostring(colors["a50f15"]))
+  end)
+end)
