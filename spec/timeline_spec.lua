@@ -38,23 +38,19 @@ local function valid_utf8(s)
   return not s:find("[\192\193\245-\255]") and s:gsub("[\194-\244][\128-\191]+", ""):find("[\128-\255]") == nil
 end
 
-local reference, reference_doc
-local function reference_html()
-  if not reference_doc then
-    reference = read_events("reference")
-    reference_doc = format.html(reference, { title = "reference" })
+-- Each job is read and drawn once for every test that needs it.
+local drawn_jobs = {}
+local function html_of(job)
+  local d = drawn_jobs[job]
+  if not d then
+    local events = read_events(job)
+    d = { doc = format.html(events, { title = job }), events = events }
+    drawn_jobs[job] = d
   end
-  return reference_doc, reference
+  return d.doc, d.events
 end
-
-local big, big_doc
-local function big_html()
-  if not big_doc then
-    big = read_events("gen-100000")
-    big_doc = format.html(big, { title = "gen-100000" })
-  end
-  return big_doc, big
-end
+local function reference_html() return html_of("reference") end
+local function big_html() return html_of("gen-100000") end
 
 describe("format.html", function()
   it("is one self-contained document: nothing to fetch, no script", function()
@@ -260,8 +256,7 @@ end)
 
 describe("the timeline in a real browser", function()
   local ok, why = browser.available()
-  local dir = browser.tmpname()
-  os.execute("mkdir -p " .. dir)
+  local dir = browser.tmpdir()
 
   local function needs_chromium()
     if not ok then pending("skipped: " .. why) end

@@ -3,6 +3,7 @@
 -- asked of the network. Every run has a fresh profile and is cut off from
 -- every host name, so Chromium's own background requests go nowhere.
 local cjson = require "cjson"
+local files = require "support.files"
 
 local M = {}
 
@@ -16,36 +17,13 @@ function M.available()
   return true
 end
 
-local function sh_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("*a")
-  f:close()
-  return data
-end
-M.read = read
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-M.write = write
-
-local function tmpname()
-  local p = os.tmpname()
-  os.remove(p)
-  return p
-end
-M.tmpname = tmpname
+local sh_quote, read, write, tmpname = files.quote, files.read, files.write, files.tmpname
+M.read, M.write, M.tmpname, M.tmpdir = read, write, tmpname, files.tmpdir
 
 --- Run Chromium headless on a file with extra flags.
 -- @return stdout, stderr (its log), seconds of wall time
 function M.run(file, flags)
-  local profile = tmpname()
-  assert(os.execute("mkdir -p " .. sh_quote(profile)))
+  local profile = files.tmpdir()
   local out, err = tmpname(), tmpname()
   local args = {
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
