@@ -98,7 +98,7 @@ describe("format.html", function()
       assert.truthy(doc:find(label, 1, true), label)
     end
     assert.truthy(doc:find('<b class="e">Failed at 16:03:41</b> after 2 min 05 s: queued 27 s, initializing 5 s, ' ..
-      "ran 1 min 02 s, exit code 1, wrapping up 30 s. 27 events, 1 error, 1 warning.", 1, true))
+      "ran 1 min 02 s, exit code 1, wrapping up 30 s. 27 events, 1 error (the first at 16:03:41), 1 warning.", 1, true))
   end)
 
   it("reads the stages from Chinese messages too", function()
@@ -229,19 +229,20 @@ describe("format.html", function()
   end)
 
   it("keeps a file small however the events spread: fewer marks, more bands", function()
-    -- 100,000 events over 200 lanes, evenly spread thin: each could be a mark
+    -- 100,000 events 3 s apart over 400 workers: each lane holds 250, about
+    -- one per density bin, so each could be a mark of its own
+    local iso = require("modelarts_events.time").iso
     local events = {}
-    local base = 1669449600000
     for i = 1, 100000 do
-      events[i] = { time = require("modelarts_events.time").iso(base + (i % 500) * 60000 + i, "+08:00"),
-                    level = i % 50 == 0 and "Error" or "Info", source = "Task",
-                    message = string.format("[worker-%d] step %d loss=0.5", i % 200, i) }
+      events[i] = { time = iso(1669449600000 + i * 3000, "+08:00"), level = i % 50 == 0 and "Error" or "Info",
+                    source = "Task", message = string.format("[worker-%d] step %d loss=0.5", i % 400, i) }
     end
     local doc = format.html(events)
     local marks, banded = drawn(doc)
     assert.equal(100000, marks + banded)
     assert.is_true(marks <= 8000, marks .. " marks")
-    assert.is_true(#doc < 4 * 1024 * 1024, #doc .. " bytes")
+    assert.is_true(banded >= 92000, banded .. " in bands")
+    assert.is_true(#doc < 2 * 1024 * 1024, #doc .. " bytes")
   end)
 
   it("names the worker of a message", function()
@@ -325,5 +326,77 @@ describe("the timeline in a real browser", function()
     local colors = browser.colors(png)
     assert.is_true((colors["8fa9cc"] or 0) > 20000, "band pixels: " .. tostring(colors["8fa9cc"]))
     assert.is_true((colors["a50f15"] or 0) > 500, "error pixels in bands: " .. tostring(colors["a50f15"]))
+  end)
+end)
+
+describe("the stages read from event messages", function()
+  local stages = require "modelarts_events.stages"
+  local function ended(message, source)
+    local info = stages.read({ { message = message, source = source or "Job" } }, { 0 })
+    return info.ending and info.ending.key
+  end
+  -- (time in s, source, message) -> events and their times in ms
+  local function job(rows)
+    local events, times = {}, {}
+    for i, r in ipairs(rows) do events[i], times[i] = { source = r[2], message = r[3] }, r[1] * 1000 end
+    return events, times
+  end
+
+  it("knows how a job ended, in en-us and zh-cn, from the Job source only", function()
+    for message, key in pairs {
+      ["Training job failed."] = "failed", ["训练作业运行失败。"] = "failed",
+      ["Failed to run the training job."] = "failed", ["Failed to be queued."] = "failed",
+      ["Preparations timed out. Check the image."] = "failed",
+      ["Training job executed."] = "completed", ["训练作业运行成功。"] = "completed",
+      ["Training job completed."] = "completed", ["训练作业已完成。"] = "completed",
+      ["The training job has been manually stopped."] = "terminated", ["训练作业已被手动停止。"] = "terminated",
+      ["The training job has been stopped. (Maximum running duration: 1 h)"] = "terminated",
+      ["Training job is abnormal."] = "abnormal", ["训练作业运行异常。"] = "abnormal",
+    } do
+      assert.equal(key, ended(message), message)
+    end
+    for _, message in ipairs { "Training job is running.", "训练作业运行中。", "Training job is created.", "训练作业排队中。" } do
+      assert.is_nil(ended(message), message)
+    end
+    assert.is_nil(ended("[worker-0] Training failed.", "Task"))
+    assert.is_nil(ended("[Job: x] ExecuteAction: Start to execute action TerminateJob", "K8S"))
+  end)
+
+  it("spans the phases from one to the next, the last to the end", function()
+    local info = stages.read(job {
+      { 0, "Job", "训练作业已创建。" }, { 10, "Job", "训练作业正在等待资源。" }, { 12, "Job", "训练作业排队中。" },
+      { 70, "Job", "训练作业运行中。" }, { 75, "Task", "[worker-0] training started." },
+      { 200, "Task", "[worker-0] Training finished. Exit code 137." }, { 230, "Job", "训练作业运行失败。" },
+    })
+    local spans = {}
+    for _, s in ipairs(stages.spans(info, 230000)) do spans[#spans + 1] = s.key .. " " .. math.floor((s.to - s.from) / 1000) end
+    assert.same({ "created 10", "queued 60", "running 130", "finishing 30" }, spans)
+    assert.equal("failed", info.ending.key)
+    assert.equal(230000, info.ending.ms)
+    assert.equal("137", info.exit_code)
+  end)
+
+  it("leaves the last phase open while no end is seen", function()
+    local info = stages.read(job { { 0, "Job", "Training job is created." }, { 5, "Job", "Training job is running." },
+                                   { 50, "Task", "[worker-0] step 9" } })
+    local spans = stages.spans(info, 50000)
+    assert.equal("running", spans[2].key)
+    assert.equal(50000, spans[2].to)
+    assert.is_true(spans[2].open)
+    assert.is_nil(info.ending)
+  end)
+
+  it("spans an activity from its first start until its ends match its starts", function()
+    local info = stages.read(job {
+      { 1, "K8S", "[Pod: j-worker-0] Pulling: Pulling image \"a\"" },
+      { 2, "K8S", "[Pod: j-worker-0] Pulling: Pulling image \"b\"" },
+      { 9, "K8S", "[Pod: j-worker-0] Pulled: Successfully pulled image \"a\"" },
+      { 12, "K8S", "[Pod: j-worker-0] Pulled: Successfully pulled image \"b\"" },
+      { 500, "K8S", "[Pod: j-worker-0] Pulling: Pulling image \"a\"" },      -- a restart: not the first pull
+      { 510, "K8S", "[Pod: j-worker-0] Pulled: Successfully pulled image \"a\"" },
+      { 600, "Task", "[worker-0] Download training input(parameter name: data_url) finished." }, -- no start: none
+    })
+    assert.equal(1, #info.activities)
+    assert.same({ "pull", 1000, 12000 }, { info.activities[1].key, info.activities[1].from, info.activities[1].to })
   end)
 end)

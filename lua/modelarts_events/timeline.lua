@@ -215,7 +215,14 @@ local function verdict(job, info, view)
   if info.exit_code then parts[#parts + 1] = "exit code " .. esc(info.exit_code) end
   if d.finishing then parts[#parts + 1] = "wrapping up " .. duration(d.finishing) end
   if #parts > 0 then out[#out + 1] = ": " .. concat(parts, ", ") end
-  out[#out + 1] = format(". %s, %s, %s.", count(#job.events, "event"), count(job.errors, "error"),
+  local first_error = ""
+  for i, ev in ipairs(job.events) do
+    if ev.level == "Error" then
+      first_error = " (the first at " .. time.iso(job.ms[i], view.tz):sub(12, 19) .. ")"
+      break
+    end
+  end
+  out[#out + 1] = format(". %s, %s%s, %s.", count(#job.events, "event"), count(job.errors, "error"), first_error,
     count(job.warnings, "warning"))
   return concat(out)
 end
