@@ -51,6 +51,7 @@ local function mark_path(cls, x, y, extra)
   return format('<rect class="%s" x="%.1f" y="%.1f" width="8" height="8">', class, x - 4, y - 4), "</rect>"
 end
 
+--- The key to the marks and bands, as HTML with small SVGs.
 function M.legend()
   local out = { '<div class="legend">' }
   for _, l in ipairs { { "i", "Info" }, { "w", "Warning" }, { "e", "Error" } } do
@@ -68,6 +69,8 @@ end
 local STEPS = { 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5,
                 864e5, 1728e5, 6048e5, 12096e5, 2592e6 }
 
+--- The time axis at y: ticks in the view's zone (a date where the day
+-- changes), grid lines down `height` px; appended to `out`.
 function M.axis(out, view, y, height)
   local step = STEPS[#STEPS]
   for _, s in ipairs(STEPS) do
@@ -94,14 +97,14 @@ function M.axis(out, view, y, height)
   out[#out + 1] = "</g>"
 end
 
--- Hover text of one event: time, level, source, then the message.
+--- Hover text of one event, escaped: time, level, source, then the message.
 function M.event_title(ev, ms, view)
   local message = type(ev.message) == "string" and ev.message or ""
   return esc((time.iso(ms, view.tz) or tostring(ev.time)) .. " · " .. tostring(ev.level or "?") .. " · " ..
     tostring(ev.source or "?") .. "\n" .. html.cut(message, TITLE_CHARS))
 end
 
--- One lane: a mark per event where they can be told apart, density bands
+--- One lane at y, appended to `out`: a mark per event where they can be told apart, density bands
 -- where they cannot. A band is a histogram of its bins (log height, one
 -- scale for the whole picture), each bar split into its errors (dark red,
 -- at the foot), warnings (amber) and the rest.
@@ -188,7 +191,23 @@ local function text_width(s, px)
   return chars * px * 0.58
 end
 
--- A job's stages: the phases as labelled spans with durations, the
+-- Where each activity goes: its span and label, in the first row where
+-- neither overlaps what is already there.
+local function activity_layout(info, view)
+  local placed, right = {}, {}
+  for _, a in ipairs(info.activities) do
+    local x0 = view.x(a.from)
+    local x1 = max(view.x(a.to), x0 + 2)
+    local label = a.label .. " " .. duration(a.to - a.from)
+    local row = 1
+    while right[row] and right[row] > x0 - 4 do row = row + 1 end
+    right[row] = max(x1, x0 + text_width(label, 11) + 6)
+    placed[#placed + 1] = { activity = a, x0 = x0, x1 = x1, label = label, row = row }
+  end
+  return placed
+end
+
+--- A job's stages: the phases as labelled spans with durations, the
 -- activities beneath, the end as a line through every lane.
 function M.stages(out, job, info, y, view, lanes_bottom)
   local spans = stages.spans(info, job.last)
@@ -207,19 +226,12 @@ function M.stages(out, job, info, y, view, lanes_bottom)
     end
     out[#out + 1] = "</g>"
   end
-  local rows = {} -- greedy packing: an activity goes in the first row it fits
   local ay = (#spans > 0 or info.ending) and y + PHASE_H or y
-  for _, a in ipairs(info.activities) do
-    local x0, x1 = view.x(a.from), max(view.x(a.to), view.x(a.from) + 2)
-    local label = a.label .. " " .. duration(a.to - a.from)
-    local right = max(x1, x0 + text_width(label, 11) + 6)
-    local row = 1
-    while rows[row] and rows[row] > x0 - 4 do row = row + 1 end
-    rows[row] = right
-    local ry = ay + (row - 1) * ACTIVITY_H
+  for _, p in ipairs(activity_layout(info, view)) do
+    local a, ry = p.activity, ay + (p.row - 1) * ACTIVITY_H
     out[#out + 1] = format('<g><title>%s: %s – %s, %s</title><rect class="act" x="%.1f" y="%d" width="%.1f" height="5"/>' ..
       '<text class="actl" x="%.1f" y="%d">%s</text></g>', a.label, time.iso(a.from, view.tz), time.iso(a.to, view.tz),
-      duration(a.to - a.from), x0, ry + 1, x1 - x0, x0, ry + 15, esc(label))
+      duration(a.to - a.from), p.x0, ry + 1, p.x1 - p.x0, p.x0, ry + 15, esc(p.label))
   end
   if info.ending then
     local e = info.ending
@@ -232,14 +244,10 @@ function M.stages(out, job, info, y, view, lanes_bottom)
   end
 end
 
-function M.activity_rows(info)
-  local rows, right = 0, {}
-  for _, a in ipairs(info.activities) do
-    local row = 1
-    while right[row] and right[row] > a.from do row = row + 1 end
-    right[row] = a.to
-    rows = max(rows, row)
-  end
+--- How many rows the activities take.
+function M.activity_rows(info, view)
+  local rows = 0
+  for _, p in ipairs(activity_layout(info, view)) do rows = max(rows, p.row) end
   return rows
 end
 
@@ -260,9 +268,9 @@ end
 -- @param view from `M.view`, with `max_bin` and `marks_per_bin` set
 -- @param counts `{ marked, banded }`, added to
 function M.job(job, info, view, counts)
-  local stage_h = (#info.phases > 0 or info.ending) and (PHASE_H + M.activity_rows(info) * ACTIVITY_H + 6) or
-    (#info.activities > 0 and M.activity_rows(info) * ACTIVITY_H + 6 or 0)
-  local lanes_y = M.AXIS_H + stage_h
+  local phases = #info.phases > 0 or info.ending ~= nil
+  local rows = M.activity_rows(info, view)
+  local lanes_y = M.AXIS_H + (phases and PHASE_H or 0) + rows * ACTIVITY_H + ((phases or rows > 0) and 6 or 0)
   local height = lanes_y + #job.lanes * LANE_H + 6
   local out = { format('<svg width="%d" height="%d" viewBox="0 0 %d %d" role="img">',
     WIDTH, height, WIDTH, height) }
@@ -273,8 +281,8 @@ function M.job(job, info, view, counts)
     if k % 2 == 1 then
       out[#out + 1] = format('<rect class="lanebg" x="0" y="%d" width="%d" height="%d"/>', y, WIDTH, LANE_H)
     end
-    out[#out + 1] = format('<text class="lane%s" x="%d" y="%d" text-anchor="end">%s <tspan class="k">(%s)</tspan></text>',
-      lane.worker and "" or "", PLOT_X0 - 12, y + 15, esc(lane.label), thousands(#lane.idx))
+    out[#out + 1] = format('<text class="lane" x="%d" y="%d" text-anchor="end">%s <tspan class="k">(%s)</tspan></text>',
+      PLOT_X0 - 12, y + 15, esc(lane.label), thousands(#lane.idx))
   end
   for k, lane in ipairs(job.lanes) do M.lane(out, job, lane, lanes_y + (k - 1) * LANE_H, view, counts) end
   M.stages(out, job, info, M.AXIS_H, view, height - 6)

@@ -24,6 +24,7 @@ local find, match, format, byte = string.find, string.match, string.format, stri
 local MARKS_PER_BIN = 2        -- more events than this in a bin of a lane: a band
 local MAX_MARKS = 8000         -- beyond, fewer per bin (down to none): the file stays small
 local LIST_ERRORS, LIST_WARNINGS = 600, 400 -- the list below the picture
+local MIN_MS, MAX_MS = -62167219200000, 253402300799999 -- years 0000..9999, as filter.compile takes
 local esc, thousands, count, duration = html.escape, html.thousands, html.count, html.duration
 local LEVEL_CLASS = svg.LEVEL_CLASS
 
@@ -95,7 +96,7 @@ local function group(events)
         ms = last_ms
       elseif type(text) == "string" or type(text) == "number" then
         ms = parse(text)
-        if ms and ms ~= ms then ms = nil end
+        if ms and not (ms >= MIN_MS and ms <= MAX_MS) then ms = nil end -- NaN, 1e300: no time to draw
         last_text, last_ms = text, ms
       end
       if ms then
@@ -169,7 +170,7 @@ h1{font-size:20px;margin:0 0 2px}h2{font-size:16px;margin:18px 0 2px}
 .legend svg{vertical-align:middle}
 svg text{font-family:inherit}
 .ax{font-size:12px;fill:#3c4350}.ax .d{font-weight:600}.grid{stroke:#e3e6eb;stroke-width:1}
-.lane{font-size:12.5px;fill:#2a303b}.lane.k{fill:#6b7280}
+.lane{font-size:12.5px;fill:#2a303b}.lane .k{fill:#6b7280}
 .lanebg{fill:#f6f7f9}
 .m.i{fill:#4e79a7;stroke:#fff;stroke-width:.8}
 .m.w{fill:#f2b21b;stroke:#5c4100;stroke-width:1.2}
@@ -239,17 +240,23 @@ local function issue_list(jobs, view)
   -- what one kind leaves unused, the other may take
   if total.Error < cap.Error then cap.Warning = cap.Warning + cap.Error - total.Error end
   if total.Warning < cap.Warning then cap.Error = cap.Error + max(0, cap.Warning - total.Warning) end
+  local all = {}
   for _, job in ipairs(jobs) do
-    local taken = { Error = 0, Warning = 0 }
     for i, ev in ipairs(job.events) do
-      local l = ev.level
-      if (l == "Error" or l == "Warning") and shown[l] < cap[l] then
-        shown[l], taken[l] = shown[l] + 1, taken[l] + 1
-        picked[#picked + 1] = { ev = ev, ms = job.ms[i], job = job.id }
+      if ev.level == "Error" or ev.level == "Warning" then
+        all[#all + 1] = { ev = ev, ms = job.ms[i], job = job.id, n = #all + 1 }
       end
     end
   end
-  sort(picked, function(a, b) return a.ms < b.ms end)
+  -- the earliest of every job together (each job's own are in time order)
+  sort(all, function(a, b) if a.ms ~= b.ms then return a.ms < b.ms end return a.n < b.n end)
+  for _, p in ipairs(all) do
+    local l = p.ev.level
+    if shown[l] < cap[l] then
+      shown[l] = shown[l] + 1
+      picked[#picked + 1] = p
+    end
+  end
   local several = #jobs > 1
   local out = { format('<section class="issues"><h2>Errors and warnings (%s, %s)</h2>',
     count(total.Error, "error"), count(total.Warning, "warning")) }
