@@ -22,6 +22,7 @@
 #include "error.h"
 #include "pager.h"
 #include "sign.h"
+#include "system.h"
 #include "version.h"
 
 /***
@@ -68,6 +69,11 @@ int luaopen_modelarts_events(lua_State *L)
         {"sleep", me_sleep},
         {"config_from_env", me_config_from_env},
         {"error", me_error_new_lua},
+        {"isatty", me_isatty_lua},
+        {"monotonic", me_monotonic_lua},
+        {"utc_offset", me_utc_offset_lua},
+        {"sigint_disposition", me_sigint_disposition_lua},
+        {"ignore_interrupts", me_ignore_interrupts_lua},
         {NULL, NULL}};
     /* Idempotent and reference counted inside libcurl. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
