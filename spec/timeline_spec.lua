@@ -82,6 +82,24 @@ describe("format.html", function()
     end
   end)
 
+  it("draws the same picture from an ascending or a descending read", function()
+    local function read(order)
+      local client, events = support.client(), {}
+      for ev in client:events("reference", { order = order }) do events[#events + 1] = ev end
+      client:close()
+      return events
+    end
+    local asc, desc = read("asc"), read("desc")
+    assert.are_not.same(asc, desc)
+    assert.equal(format.html(asc), format.html(desc))
+    -- shuffled: the same again but for events of one second, kept in the order given
+    local shuffled = {}
+    for i = 1, #asc, 2 do shuffled[#shuffled + 1] = asc[i] end
+    for i = #asc - (#asc % 2 == 0 and 0 or 1), 2, -2 do shuffled[#shuffled + 1] = asc[i] end
+    local marks = drawn(format.html(shuffled))
+    assert.equal(27, marks)
+  end)
+
   it("lays out one lane per source and per worker, counting their events", function()
     local doc = reference_html()
     local lanes = {}
@@ -117,6 +135,32 @@ describe("format.html", function()
     assert.truthy(doc:find('<b class="ok">Completed at ', 1, true))
     assert.truthy(doc:find(">Running ", 1, true))
     assert.is_nil(doc:find("Failed at", 1, true))
+  end)
+
+  -- run jobs end MS ms after their first request, the late event 1 s later:
+  -- start them all, wait once, then read each
+  it("tells how each run job ended, in en-us and zh-cn, and says so when its events do not", function()
+    local me = require "modelarts_events"
+    local tag = support.tag()
+    local cases = {
+      { "run-completed-400-" .. tag, "en-us", '<b class="ok">Completed at ' },
+      { "run-failed-400-" .. tag, "zh-cn", '<b class="e">Failed at ' },
+      { "run-terminated-400-" .. tag, "zh-cn", '<b class="e">Terminated at ' },
+      { "run-abnormal-400-" .. tag, "en-us", '<b class="e">Abnormal at ' },
+      { "run-failed-400-quiet-" .. tag, "en-us", "<b>Running</b> (no end seen)" },
+    }
+    local client = support.client()
+    for _, c in ipairs(cases) do assert(client:list(c[1], { limit = 1 })) end
+    client:close()
+    me.sleep(1.8)
+    for _, c in ipairs(cases) do
+      local events = read_events(c[1], { language = c[2] })
+      local doc = format.html(events)
+      assert.truthy(doc:find(c[3], 1, true), c[1] .. " in " .. c[2])
+      -- (its stages share a second or two: spans too narrow for a label)
+      assert.truthy(doc:find("<title>Running: ", 1, true), c[1])
+      assert.truthy(doc:find("<title>Queued: ", 1, true), c[1])
+    end
   end)
 
   it("lists the errors and warnings below the picture", function()

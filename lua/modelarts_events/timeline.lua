@@ -17,7 +17,7 @@ local svg = require "modelarts_events.svg"
 
 local M = {}
 
-local max, min = math.max, math.min
+local floor, max, min = math.floor, math.max, math.min
 local concat, sort = table.concat, table.sort
 local find, match, format, byte = string.find, string.match, string.format, string.byte
 
@@ -126,11 +126,20 @@ local function group(events)
   end
   for _, job in ipairs(jobs) do
     local ms, evs = job.ms, job.events
-    -- nearly always in time order already (a merge or a descending read
-    -- are not): sort only when needed, stably
-    local sorted = true
-    for k = 2, #ms do if ms[k] < ms[k - 1] then sorted = false break end end
-    if not sorted then
+    -- nearly always in time order already, or in the reverse order of a
+    -- descending read, whose events of one second are then newest first
+    -- too: reversed, they read in the order they happened. Anything else is
+    -- sorted, stably.
+    local ascending, descending = true, true
+    for k = 2, #ms do
+      if ms[k] < ms[k - 1] then ascending = false elseif ms[k] > ms[k - 1] then descending = false end
+    end
+    if descending and not ascending then
+      local n = #ms
+      for k = 1, floor(n / 2) do
+        evs[k], evs[n + 1 - k], ms[k], ms[n + 1 - k] = evs[n + 1 - k], evs[k], ms[n + 1 - k], ms[k]
+      end
+    elseif not ascending then
       local order = {}
       for k = 1, #ms do order[k] = k end
       sort(order, function(a, b) if ms[a] ~= ms[b] then return ms[a] < ms[b] end return a < b end)
