@@ -206,6 +206,7 @@ bench:
 # emulator (needs Debian's chromium).
 .PHONY: screenshots
 screenshots: all
+	$(MAKE) deps EXTRA_DEBS="chromium"
 	images/shoot $(PORT) $(EMULATOR_DIR) $(LUA)
 
 # Everything CI runs after `make check`.
