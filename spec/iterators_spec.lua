@@ -61,14 +61,23 @@ describe("iterators", function()
     assert.matches("limit=3", emulator.last().args)
   end)
 
-  it("uses a page size of 100 by default and pins the window", function()
+  it("uses a page size of 100 by default and pins the window with the server's clock", function()
+    local c = emulator.client { concurrency = 1 }
+    emulator.reset()
     local n = 0
-    for _ in client:events("gen-150") do n = n + 1 end
-    assert.equal(150, n)
+    for _ in c:events("gen-350") do n = n + 1 end
+    assert.equal(350, n)
+    assert.equal(4, emulator.stats().requests)
     local args = emulator.last().args
     assert.matches("limit=100", args)
-    assert.matches("start_time=0", args)
-    assert.matches("end_time=%d+", args)
+    -- the window the server reported for the first page (gen-N starts at
+    -- 2022-11-26T16:00:00+08:00), ending at the server's Date: not 0, and
+    -- not the client's clock
+    assert.matches("start_time=1669449600000", args)
+    local end_ms = tonumber(args:match("end_time=(%d+)"))
+    assert.is_true(math.abs(end_ms - os.time() * 1000) < 120000, args)
+    assert.equal(999, end_ms % 1000) -- the whole of the server's current second
+    c:close()
   end)
 
   it("yields nothing for an empty job or an offset past the end", function()

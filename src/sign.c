@@ -304,7 +304,8 @@ int me_sign_lua(lua_State *L)
     const char *err = NULL;
     int rc;
 
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1))
+        me_error_argument(L, "request", "sign: expects a table { method, url, headers, ak, sk }");
     lua_settop(L, 1);
     method = field_string(L, "method", 1, NULL);
     url = field_string(L, "url", 1, &url_len);
@@ -322,12 +323,25 @@ int me_sign_lua(lua_State *L)
         lua_pop(L, 1);
     }
 
-    /* scheme://authority/path?query#fragment: only path and query sign. */
-    auth = strstr(url, "://");
-    auth = auth ? auth + 3 : url;
-    path = strchr(auth, '/');
+    /* scheme://authority/path?query#fragment: only path and query sign. A
+     * "://" counts only as the scheme's, before any '/', '?' or '#': a
+     * relative URL may hold one in its query. */
+    {
+        size_t scheme = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789+-.");
+        if (scheme > 0 && strncmp(url + scheme, "://", 3) == 0)
+            auth = url + scheme + 3;
+        else
+            auth = NULL;
+    }
     frag = strchr(url, '#');
-    q = strchr(auth, '?');
+    if (auth) {
+        path = strchr(auth, '/');
+        q = strchr(auth, '?');
+    } else {
+        path = url; /* relative: it starts with the path */
+        q = strchr(url, '?');
+    }
     if (frag && q && q > frag)
         q = NULL;
     if (!path || (q && path > q) || (frag && path > frag))
