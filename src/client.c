@@ -316,6 +316,11 @@ static int pages_iter(lua_State *L)
 /* Upvalues 4, 5, 6: the current page's events, the index in it, the count. */
 static int events_iter(lua_State *L)
 {
+    me_client *c = (me_client *)lua_touserdata(L, lua_upvalueindex(2));
+    me_pager *p = (me_pager *)lua_touserdata(L, lua_upvalueindex(3));
+    if (c->closed && (lua_istable(L, lua_upvalueindex(4)) || !me_pager_done(p)))
+        me_error_raise(L, "invalid_argument",
+                       "the client was closed during the iteration; it did not finish");
     for (;;) {
         lua_Number i = lua_tonumber(L, lua_upvalueindex(5));
         if (lua_istable(L, lua_upvalueindex(4)) &&

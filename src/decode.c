@@ -20,7 +20,14 @@
 static const char *string_field(lua_State *L, int t, const char *key)
 {
     lua_getfield(L, t, key);
-    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER)
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        /* cjson decodes numbers as floats: 401, not "401.0" */
+        char num[64];
+        snprintf(num, sizeof num, "%.15g", lua_tonumber(L, -1));
+        lua_pop(L, 1);
+        lua_pushstring(L, num);
+    }
+    if (lua_type(L, -1) == LUA_TSTRING)
         return lua_tostring(L, -1);
     lua_pop(L, 1);
     return NULL;
@@ -318,9 +325,10 @@ int me_decode_lua(lua_State *L)
     size_t len = 0;
     long status;
     const char *body = "", *request_id;
-    if (lua_type(L, 1) != LUA_TNUMBER)
-        me_error_argument(L, "status", "me.decode: status must be a number");
-    status = (long)me_clamp_ll(lua_tonumber(L, 1), 0, 999999);
+    if (lua_type(L, 1) != LUA_TNUMBER || !(lua_tonumber(L, 1) >= 100) ||
+        !(lua_tonumber(L, 1) <= 999) || lua_tonumber(L, 1) != (long)lua_tonumber(L, 1))
+        me_error_argument(L, "status", "me.decode: status must be an HTTP status, 100 to 999");
+    status = (long)lua_tonumber(L, 1);
     if (!lua_isnoneornil(L, 2)) {
         if (lua_type(L, 2) != LUA_TSTRING)
             me_error_argument(L, "body", "me.decode: body must be a string");

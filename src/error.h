@@ -46,7 +46,7 @@ void *me_check_object(lua_State *L, int idx, const char *mt, const char *what);
 int me_status_retryable(long status);
 /* Blank out every secret (and its whitespace-trimmed form) from the string
  * fields that reach __tostring (message, code, request_id) of the error
- * table at idx. A secret of 16 bytes or more is blanked wherever it
+ * table at idx. A secret of 8 bytes or more is blanked wherever it
  * appears; a shorter one only where it stands alone (not inside a word), so
  * that a short secret never mangles other text. */
 void me_error_redact(lua_State *L, int idx, const char *const *secrets, int n);

@@ -26,13 +26,16 @@
 /***
  * Sleep, blocking the whole process: for scripts, never inside nginx.
  * @function sleep
- * @tparam number seconds (at most a day per call)
+ * @tparam number seconds finite; nothing happens for 0 or less
  */
 static int me_sleep(lua_State *L)
 {
-    if (lua_type(L, 1) != LUA_TNUMBER)
-        me_error_argument(L, "seconds", "me.sleep: seconds must be a number");
-    me_sleep_seconds(lua_tonumber(L, 1));
+    double s = lua_type(L, 1) == LUA_TNUMBER ? lua_tonumber(L, 1) : 0.0 / 0.0;
+    if (s != s || s - s != 0) /* NaN or infinite */
+        me_error_argument(L, "seconds", "me.sleep: seconds must be a finite number");
+    for (; s > 86400; s -= 86400)
+        me_sleep_seconds(86400);
+    me_sleep_seconds(s);
     return 0;
 }
 

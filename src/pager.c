@@ -492,6 +492,8 @@ static int same_event(lua_State *L, int a, int b)
 {
     static const char *const fields[] = {"time", "message", "level", "source"};
     int i, same = 1;
+    a = a < 0 ? lua_gettop(L) + a + 1 : a; /* the pushes below move relative indexes */
+    b = b < 0 ? lua_gettop(L) + b + 1 : b;
     for (i = 0; i < 4 && same; i++) {
         lua_getfield(L, a, fields[i]);
         lua_getfield(L, b, fields[i]);

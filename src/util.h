@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 /* Sleep, blocking, for s seconds; nothing for s <= 0 or NaN, and at most a
- * day per call for huge values (no undefined float-to-int conversion). */
+ * day per call (no undefined float-to-int conversion for huge values). */
 void me_sleep_seconds(double s);
 
 /* The value of header `name` (lowercase) in the table at index `headers`,
