@@ -8,6 +8,8 @@ local M = {}
 M.url = os.getenv("MODELARTS_EMULATOR") or "http://127.0.0.1:18080"
 M.tls_url = os.getenv("MODELARTS_EMULATOR_TLS") or "https://127.0.0.1:18443"
 M.ca_file = os.getenv("MODELARTS_EMULATOR_CA") or "/tmp/modelarts-emulator-18080/ca.pem"
+--- The emulator's forward proxy (`emulator/ctl start --proxy-port`), if any.
+M.proxy_url = os.getenv("MODELARTS_EMULATOR_PROXY")
 M.project_id = "0a1b2c3d4e5f"
 M.token = "emulator-token"
 M.ak, M.sk = "emulator-ak", "emulator-sk"
