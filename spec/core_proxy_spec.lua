@@ -12,26 +12,14 @@ end
 -- Run a script that lists the reference job with `config_lua` merged into
 -- the emulator's settings; returns its output line.
 local function run(env, config_lua)
-  local script = os.tmpname()
-  local f = assert(io.open(script, "w"))
-  f:write(string.format([[
-package.cpath = %q .. ";" .. package.cpath
+  return emulator.run_script(env, string.format([[
 local me = require "modelarts_events"
 local config = { endpoint = %q, project_id = %q, token = %q, retries = 0 }
 for k, v in pairs(%s) do config[k] = v end
 local c = me.new(config)
 local page, err = c:list("reference", { limit = 1 })
 print(page and ("total " .. page.total) or tostring(err))
-]], os.getenv("ME_CPATH") or "./?.so", emulator.url, emulator.project_id, emulator.token, config_lua))
-  f:close()
-  local vars = {}
-  for k, v in pairs(env) do vars[#vars + 1] = k .. "='" .. v .. "'" end
-  local p = assert(io.popen(string.format("env -i %s %s %s 2>&1", table.concat(vars, " "),
-    os.getenv("ME_LUA") or "lua5.4", script)))
-  local out = p:read("*l")
-  p:close()
-  os.remove(script)
-  return out
+]], emulator.url, emulator.project_id, emulator.token, config_lua))
 end
 
 describe("proxies", function()
