@@ -1,73 +1,79 @@
--- The API gateway in front of the service: it answers authentication
--- failures itself (APIG.* codes, 401) before the service sees the request.
+-- The API gateway's authentication: it answers failures itself, 401
+-- APIG.0301 "Incorrect IAM authentication information: ..." (the messages
+-- are those of Huawei's APIG FAQ), before the service sees the request.
+-- Credentials are those of credentials.lua: fixed, IAM-issued and
+-- metadata-issued, the issued ones until they expire.
 local signer = require "emulator.apig_signer"
-local reply = require "emulator.reply"
+local credentials = require "emulator.credentials"
+local jobs = require "emulator.jobs"
 
 local M = {}
 
-M.TOKEN = "emulator-token"
-M.KEYS = {
-  ["emulator-ak"] = { sk = "emulator-sk" },
-  -- temporary credentials: only valid with their (signed) security token
-  ["emulator-temp-ak"] = { sk = "emulator-temp-sk", security_token = "emulator-security-token" },
-}
 local SKEW = 15 * 60 -- seconds a signature's date may be off the gateway's clock
-
-local function deny(message, code)
-  return nil, reply.error(401, code or "APIG.0301", message)
-end
-
 local IAM = "Incorrect IAM authentication information: "
 
-local function aksk(method, path, raw_args, headers, authorization)
+local function deny(message) return nil, "APIG.0301", IAM .. message end
+
+local iso_utc = jobs.iso_utc
+
+local function expired(entry)
+  return entry.expires_ms and entry.expires_ms <= jobs.now_ms()
+end
+
+local function token(value)
+  local entry = credentials.token(value)
+  if not entry then return deny("decrypt token fail") end
+  if expired(entry) then return deny("token expires, expires_at: " .. iso_utc(entry.expires_ms)) end
+  return true
+end
+
+local function aksk(method, path, raw_args, headers, authorization, body)
   local ak, names, signature = signer.parse(authorization)
-  if not ak then return deny(IAM .. "unsupported or malformed Authorization header") end
-  local key = M.KEYS[ak]
-  if not key then return deny(IAM .. "ak " .. ak .. " not found") end
+  if not ak then return deny("unsupported or malformed Authorization header") end
+  local key = credentials.key(ak)
+  if not key then return deny("Get secretKey failed,ak:" .. ak .. ",err:ak not exist") end
   local signed = {}
   for _, n in ipairs(names) do
-    if n ~= n:lower() then return deny(IAM .. "SignedHeaders must be lowercase") end
+    if n ~= n:lower() then return deny("SignedHeaders must be lowercase") end
     signed[n] = true
   end
-  if not (signed.host and signed["x-sdk-date"]) then
-    return deny(IAM .. "SignedHeaders must include host and x-sdk-date")
-  end
+  -- the gateway needs only the date signed; host, the security token and
+  -- the rest as the client chose (the SDKs sign them; the Go SDK skips host)
+  if not signed["x-sdk-date"] then return deny("SignedHeaders must include x-sdk-date") end
   local date = headers["x-sdk-date"]
-  if type(date) ~= "string" then return deny(IAM .. "X-Sdk-Date not found or repeated") end
+  if type(date) ~= "string" then return deny("X-Sdk-Date not found or repeated") end
   local when = signer.date_seconds(date)
-  if not when then return deny(IAM .. "X-Sdk-Date " .. date .. " is not in the form 20060102T150405Z") end
+  if not when then return deny("X-Sdk-Date " .. date .. " is not in the form 20060102T150405Z") end
   if math.abs(when - ngx.time()) > SKEW then
-    return deny(IAM .. "X-Sdk-Date " .. date .. " is off the server's time by more than 15 minutes")
+    return deny("signature expired, signature time:" .. date .. ",server time:" ..
+      os.date("!%Y%m%dT%H%M%SZ", ngx.time()) .. " (more than 15 minutes apart)")
   end
   if key.security_token then
     -- never echo the token itself
     if headers["x-security-token"] ~= key.security_token then
-      return deny(IAM .. "invalid or missing X-Security-Token for a temporary ak")
+      return deny("invalid or missing X-Security-Token for a temporary ak")
     end
-    if not signed["x-security-token"] then return deny(IAM .. "X-Security-Token must be signed") end
+    if expired(key) then return deny("security token expires, expires_at: " .. iso_utc(key.expires_ms)) end
   end
-  local canonical = signer.canonical_request(method, path, raw_args, headers, names, "")
+  local canonical = signer.canonical_request(method, path, raw_args, headers, names, body or "")
   if signer.sign(key.sk, date, canonical) ~= signature:lower() then
-    return deny(IAM .. "verify aksk signature fail, canonicalRequest: " .. (canonical:gsub("\n", "|")))
+    return deny("verify aksk signature fail, canonicalRequest: " .. (canonical:gsub("\n", "|")))
   end
   return true
 end
 
---- true when the request may pass; otherwise the 401 has been sent.
--- headers: lowercase names (ngx.req.get_headers()).
-function M.check(method, path, raw_args, headers)
-  local token = headers["x-auth-token"]
-  if token then
-    if token ~= M.TOKEN then
-      return deny("Incorrect token or token resolution failed", "APIG.1002")
-    end
-    return true
+--- true when the request may pass; otherwise nil, the error code and the
+-- message to answer 401 with. headers: lowercase names (ngx.req.get_headers()).
+function M.check(method, path, raw_args, headers, body)
+  local value = headers["x-auth-token"]
+  if value then
+    if type(value) ~= "string" then return deny("x-auth-token repeated") end
+    return token(value)
   end
   local authorization = headers["authorization"]
-  if type(authorization) ~= "string" then
-    return deny(IAM .. "Authorization not found", "APIG.1000")
-  end
-  return aksk(method, path, raw_args, headers, authorization)
+  if authorization == nil then return deny("x-auth-token not found") end
+  if type(authorization) ~= "string" then return deny("Authorization repeated") end
+  return aksk(method, path, raw_args, headers, authorization, body)
 end
 
 return M

@@ -3,7 +3,9 @@
 -- order (ties in insertion order): `ms` (event times in epoch milliseconds,
 -- kept for windows) and `events` (the tables the API returns). Two arrays
 -- rather than one table per row: a million-event job stays in memory twice
--- as cheaply, and the event tables go to cjson as they are.
+-- as cheaply, and the event tables go to cjson as they are. A job also
+-- says how it stands for the job-detail endpoint: `phase` (a string, for
+-- jobs that have ended) or `status(job)` (for jobs that change; detail.lua).
 local M = {}
 
 local OFFSET = 8 * 3600 -- the service answers in +08:00
@@ -24,13 +26,21 @@ local function iso(ms)
 end
 M.iso = iso
 
-local function new_job() return { ms = {}, events = {} } end
+--- UTC with microseconds, as IAM and the metadata service write times:
+-- 2020-01-04T09:05:22.701000Z.
+function M.iso_utc(ms)
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. string.format(".%06dZ", ms % 1000 * 1000)
+end
+
+local function new_job(phase) return { ms = {}, events = {}, phase = phase } end
+M.new_job = new_job
 
 local function add(job, ms, level, message, source)
   local i = #job.ms + 1
   job.ms[i] = ms
   job.events[i] = { time = iso(ms), level = level, message = message, source = source }
 end
+M.add = add
 
 -- 2022-11-26T16:00:00+08:00 in ms
 local BASE = 1669449600000
@@ -75,20 +85,10 @@ local REFERENCE = {
 
 assert(#REFERENCE == 27)
 
--- X-Language: zh-cn for the reference job's own (Job) messages.
-M.ZH = {
-  ["Training job is created."] = "训练作业已创建。",
-  ["Training job is waiting for resources."] = "训练作业正在等待资源。",
-  ["Training job is pending."] = "训练作业排队中。",
-  ["Training job is initializing."] = "训练作业初始化中。",
-  ["Training job is running."] = "训练作业运行中。",
-  ["Training job failed."] = "训练作业运行失败。",
-}
-
 local reference
 function M.reference()
   if not reference then
-    reference = new_job()
+    reference = new_job("Failed")
     for _, e in ipairs(REFERENCE) do add(reference, at(e[1]), e[2], e[4], e[3]) end
   end
   return reference
@@ -125,7 +125,7 @@ local generated, generated_order, KEEP = {}, {}, 4
 function M.generated(n)
   if generated[n] then return generated[n] end
   local r = prng(n)
-  local job, ms = new_job(), BASE
+  local job, ms = new_job("Completed"), BASE
   for i = 1, n do
     local roll = r(100)
     local level = roll < 3 and "Error" or (roll < 13 and "Warning" or "Info")
@@ -141,7 +141,7 @@ end
 
 -- N identical events: a client must not take real repeats for duplicates.
 function M.same(n)
-  local job = new_job()
+  local job = new_job("Completed")
   for _ = 1, n do add(job, BASE, "Info", "[worker-0] the same line", "Task") end
   return job
 end
@@ -159,7 +159,7 @@ function M.grow(id, n, k)
   local job = dynamic[id]
   local now = M.now_ms()
   if not job then
-    job = new_job()
+    job = new_job("Running") -- it never stops growing
     for i = 1, n do add(job, now - (n - i + 1) * 1000, "Info", "[worker-0] line #" .. i, "Task") end
     dynamic[id] = job
   end
@@ -180,16 +180,30 @@ local LIFE_START = {
   { "Info", "Task", "[worker-0] step 0 loss=1.000" },
 }
 
-function M.life(id, outcome, polls)
+-- Running until the terminal event, then Failed or Completed.
+local function life_status(job)
+  if not job.ended then return "Running", "Running", job.ms[1] end
+  local phase = job.outcome == "failed" and "Failed" or "Completed"
+  return phase, phase, job.ms[1], job.ms[#job.ms]
+end
+
+--- A life job as the job-detail endpoint finds it: the events requests are
+-- its polls, a look at its status is not one.
+function M.life_peek(id, outcome)
   local job = dynamic[id]
+  if job then return job end
+  job = new_job()
+  job.polls, job.step, job.outcome, job.status = 0, 0, outcome, life_status
   local now = M.now_ms()
-  if not job then
-    job = new_job()
-    job.polls, job.step = 0, 0
-    for i, e in ipairs(LIFE_START) do add(job, now - (#LIFE_START - i + 1) * 1000, e[1], e[3], e[2]) end
-    dynamic[id] = job
-  end
+  for i, e in ipairs(LIFE_START) do add(job, now - (#LIFE_START - i + 1) * 1000, e[1], e[3], e[2]) end
+  dynamic[id] = job
+  return job
+end
+
+function M.life(id, outcome, polls)
+  local job = M.life_peek(id, outcome)
   if job.ended then return job end
+  local now = M.now_ms()
   job.polls = job.polls + 1
   for _ = 1, 2 do
     job.step = job.step + 1
@@ -212,6 +226,26 @@ function M.count(id)
   dynamic[id] = c
   c.n = c.n + 1
   return c.n
+end
+
+--- State kept per whole id until the next reset (runs.lua, clock jobs).
+function M.state(id, make)
+  local s = dynamic[id]
+  if s == nil then
+    s = make()
+    dynamic[id] = s
+  end
+  return s
+end
+
+--- gen-N's events moved in time so that the newest is at end_ms: a job on
+-- a server whose clock is not the client's.
+function M.shifted(n, end_ms)
+  local source = M.generated(n)
+  local shift = end_ms - source.ms[#source.ms]
+  local job = new_job("Completed")
+  for i, e in ipairs(source.events) do add(job, source.ms[i] + shift, e.level, e.message, e.source) end
+  return job
 end
 
 return M
