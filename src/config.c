@@ -30,10 +30,12 @@ static const char *const CONFIG_KEYS[] = {
 static char *copy_string(lua_State *L, const char *s, size_t n)
 {
     char *copy = malloc(n + 1);
-    if (!copy)
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    } else {
         me_error_raise(L, "invalid_argument", "out of memory while reading the configuration");
-    memcpy(copy, s, n);
-    copy[n] = '\0';
+    }
     return copy;
 }
 

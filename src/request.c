@@ -393,6 +393,7 @@ static int add_signature(me_request *out, const me_target *t, const me_buf *path
     time_t now = time(NULL);
     struct tm tm;
     me_signature sig;
+    me_sign_input in;
     int rc;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
@@ -403,9 +404,17 @@ static int add_signature(me_request *out, const me_target *t, const me_buf *path
         signed_headers[n].name = "X-Security-Token", signed_headers[n++].value = t->security_token;
     if (language)
         signed_headers[n].name = "X-Language", signed_headers[n++].value = language;
+    in.method = "GET";
+    in.path = path->data;
+    in.path_len = path->len;
+    in.query = query->data;
+    in.query_len = query->len;
+    in.headers = signed_headers;
+    in.n_headers = n;
+    in.body = "";
+    in.body_len = 0;
     me_signature_init(&sig);
-    rc = me_sign(&sig, "GET", path->data, path->len, query->data, query->len, signed_headers,
-                 n, "", 0, t->ak, t->sk, strlen(t->sk), err);
+    rc = me_sign(&sig, &in, t->ak, t->sk, strlen(t->sk), err);
     if (rc == 0) {
         for (i = 0; i < n; i++)
             add_header(out, signed_headers[i].name, signed_headers[i].value);
