@@ -270,6 +270,14 @@ bench:
 	$(MAKE) all
 	bench/run
 
+# The timeline pictures the README shows, from a real run against the
+# emulator (needs Debian's chromium). images/shoot starts the emulator
+# itself, on PORT with its own state folder.
+.PHONY: screenshots
+screenshots: all
+	$(MAKE) deps EXTRA_DEBS="chromium"
+	images/shoot $(PORT) $(or $(EMULATOR_DIR),$${TMPDIR:-/tmp}/modelarts-events-screenshots-$(PORT)) $(LUA)
+
 # What .ci/run runs on the machine itself, after the README's two commands
 # on a brand-new Debian root.
 ci: matrix lint install-check memcheck asan rock doc readme-check fuzz

@@ -54,4 +54,26 @@ function M.is_integer(v)
   return type(v) == "number" and v == math.floor(v)
 end
 
+--- Run Lua `code` as a user's script runs: a fresh process with only `env`
+-- set (env -i), the module under test on its cpath (and, under `make asan`,
+-- the sanitizer runtime it needs). Returns its first line of output.
+function M.run_script(env, code)
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(string.format("package.cpath = %q .. ';' .. package.cpath\n",
+    os.getenv("ME_CPATH") or "./?.so"), code)
+  f:close()
+  local vars = {}
+  for _, name in ipairs { "LD_PRELOAD", "ASAN_OPTIONS" } do
+    if os.getenv(name) and env[name] == nil then vars[#vars + 1] = name .. "='" .. os.getenv(name) .. "'" end
+  end
+  for k, v in pairs(env) do vars[#vars + 1] = k .. "='" .. v .. "'" end
+  local p = assert(io.popen(string.format("env -i %s %s %s 2>&1", table.concat(vars, " "),
+    os.getenv("ME_LUA") or "lua5.4", script)))
+  local out = p:read("*l")
+  p:close()
+  os.remove(script)
+  return out
+end
+
 return M
