@@ -93,10 +93,10 @@ version:
 # installed only when missing, so a second run costs nothing.
 # `make check` needs all of them: the resty spec builds the module for
 # LuaJIT, the browser specs drive chromium, the first-contact spec listens
-# with LuaSocket.
+# with LuaSocket, the CLI's memory specs measure with GNU time.
 DEBS = build-essential pkg-config libcurl4-openssl-dev libssl-dev openssl \
        lua5.4 liblua5.4-dev lua-cjson lua-busted lua-argparse lua-socket \
-       luajit2 libluajit2-5.1-dev nginx libnginx-mod-http-lua curl chromium
+       luajit2 libluajit2-5.1-dev nginx libnginx-mod-http-lua curl chromium time
 deps:
 	@missing=""; for p in $(DEBS) $(EXTRA_DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
