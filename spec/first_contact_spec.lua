@@ -70,9 +70,12 @@ end
 
 -- Loads the module, configures from the environment only, and prints what
 -- was asked: the URL it would request, or a page's total.
+-- (A configuration error is printed with tostring: Lua 5.1's interpreter
+-- does not print an error object itself.)
 local FROM_ENV = script [[
 local me = require "modelarts_events"
-local client = me.new(me.config_from_env())
+local ok, client = pcall(function() return me.new(me.config_from_env()) end)
+if not ok then io.stderr:write(tostring(client), "\n") os.exit(1) end
 if arg[1] == "url" then print(client:request(arg[2]).url) os.exit(0) end
 local page, err = client:list(arg[2], { limit = 5 })
 if not page then io.stderr:write(tostring(err), "\n") os.exit(1) end
