@@ -365,6 +365,14 @@ describe("every example, as its header says", function()
     assert.not_matches("emulator-security-token", out .. err, 1, true)
   end)
 
+  as_written("examples/timeline.lua, configured from the environment", function()
+    local out, err, code = run({ ENDPOINT, PROJECT, EMULATOR_TOKEN }, "lua5.4 examples/timeline.lua reference")
+    assert.equal(0, code, err)
+    assert.matches("^<!DOCTYPE html>", out)
+    assert.matches("Training job failed.", out, 1, true)
+    assert.equal(emulator.token, emulator.last().headers["x-auth-token"])
+  end)
+
   as_written("an example without configuration says what to set", function()
     for _, example in ipairs { "list_events", "all_events", "aksk" } do
       local out, err, code = run({}, "lua5.4 examples/" .. example .. ".lua reference")
