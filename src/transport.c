@@ -10,12 +10,15 @@
 
 /* A receive buffer larger than this is given back after its transfer. */
 #define KEEP_BUFFER (256 * 1024)
+/* IAM tokens are long (several KB): kept whole, up to this. */
+#define SUBJECT_TOKEN_MAX (64 * 1024)
 
 typedef struct me_transfer {
     CURL *easy;                  /* made per transfer from the template */
     struct curl_slist *headers;
     me_buf body;
     me_buf request_id, retry_after, date;
+    me_buf subject_token;
     size_t max_body;
     int too_large;
     int busy;
@@ -55,6 +58,18 @@ static void header_value(me_buf *out, const char *v, size_t n)
     me_buf_add(out, v, n > 200 ? 200 : n);
 }
 
+/* The whole value (no 200-byte cut): a token. */
+static void long_value(me_buf *out, const char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
+    me_buf_reset(out);
+    if (n <= SUBJECT_TOKEN_MAX)
+        me_buf_add(out, v, n);
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     me_transfer *x = (me_transfer *)ud;
@@ -64,6 +79,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         me_buf_reset(&x->request_id);
         me_buf_reset(&x->retry_after);
         me_buf_reset(&x->date);
+        me_buf_reset(&x->subject_token);
+    } else if (n > 16 && strncasecmp(data, "X-Subject-Token:", 16) == 0) {
+        long_value(&x->subject_token, data + 16, n - 16);
     } else if (n > 13 && strncasecmp(data, "X-Request-Id:", 13) == 0) {
         header_value(&x->request_id, data + 13, n - 13);
     } else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
@@ -150,6 +168,7 @@ me_transport *me_transport_new(const me_transport_options *o, int handles)
         me_buf_init(&x->request_id);
         me_buf_init(&x->retry_after);
         me_buf_init(&x->date);
+        me_buf_init(&x->subject_token);
         x->max_body = o->max_body;
     }
     return t;
@@ -181,6 +200,7 @@ void me_transport_free(me_transport *t)
         me_buf_free(&x->request_id);
         me_buf_free(&x->retry_after);
         me_buf_free(&x->date);
+        me_buf_free(&x->subject_token);
     }
     if (t->template)
         curl_easy_cleanup(t->template);
@@ -232,6 +252,7 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
     me_buf_reset(&x->request_id);
     me_buf_reset(&x->retry_after);
     me_buf_reset(&x->date);
+    me_buf_reset(&x->subject_token);
     x->too_large = 0;
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (void *)x);
@@ -240,6 +261,11 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, (void *)x);
     curl_easy_setopt(x->easy, CURLOPT_URL, req->url.data);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+    if (strcmp(req->method, "POST") == 0) {
+        /* libcurl copies the body: the request may be freed (and wiped) */
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)req->body.len);
+        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, req->body.data);
+    }
     if (curl_multi_add_handle(t->multi, x->easy) != CURLM_OK) {
         release(t, x);
         return -1;
@@ -306,6 +332,7 @@ static void finish_transfer(me_transport *t, me_transfer *x, CURLcode rc, const 
         r.request_id = nonempty(&x->request_id);
         r.retry_after = nonempty(&x->retry_after);
         r.date = nonempty(&x->date);
+        r.subject_token = nonempty(&x->subject_token);
     } else {
         r.fail_kind = fail_kind(rc, x->too_large);
         if (strcmp(r.fail_kind, "too_large") == 0)
@@ -320,6 +347,7 @@ static void finish_transfer(me_transport *t, me_transfer *x, CURLcode rc, const 
     release(t, x);
     done(ctx, &r);
     me_buf_shrink(&x->body, KEEP_BUFFER);
+    me_buf_shrink(&x->subject_token, 0);
 }
 
 /* The multi handle failed as a whole: every transfer ends as a failure
@@ -358,6 +386,13 @@ int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx)
         }
     }
     return running;
+}
+
+void me_transport_wait(me_transport *t, double wait)
+{
+    int numfds, ms = wait > 3600 ? 3600000 : (int)(wait * 1000 + 0.5);
+    if (ms > 0)
+        curl_multi_poll(t->multi, NULL, 0, ms, &numfds);
 }
 
 void me_transport_cancel(me_transport *t, void *owner, void (*dropped)(void *owner, long seq))
