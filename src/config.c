@@ -27,7 +27,9 @@ static const char *const CONFIG_KEYS[] = {
 #define WHERE_PROJECT "(config project_id, CLI --project-id, or HUAWEICLOUD_SDK_PROJECT_ID; " \
                       "or a region, to find it through IAM)"
 #define WHERE_AUTH "token (config token, CLI --token, or MODELARTS_TOKEN), or ak and sk " \
-                   "(config ak/sk, or HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK)"
+                   "(config ak/sk, or HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK); from the " \
+                   "environment also a password login (HUAWEICLOUD_SDK_DOMAIN, _USER, " \
+                   "_PASSWORD) or the metadata service (HUAWEICLOUD_SDK_METADATA=1)"
 
 static char *copy_string(lua_State *L, const char *s, size_t n)
 {

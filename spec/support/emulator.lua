@@ -42,6 +42,12 @@ end
 --- {requests, connections} the emulator counted since the last reset.
 function M.stats() return assert(cjson.decode(get("/_emulator/stats"))) end
 function M.reset() get("/_emulator/reset", "POST") end
+--- Change the emulator's settings, e.g. { metadata_ttl = 3 } (reset clears them).
+function M.configure(settings)
+  local query = {}
+  for k, v in pairs(settings) do query[#query + 1] = k .. "=" .. tostring(v) end
+  get("/_emulator/config?" .. table.concat(query, "&"), "POST")
+end
 --- The last API request the emulator received: method, uri, args, headers.
 function M.last() return assert(cjson.decode(get("/_emulator/last"))) end
 
