@@ -284,3 +284,72 @@ print(table.concat(fields, " ") .. " -> " .. (page and page.total or tostring(er
     assert.equal(2, emulator.stats().metadata_requests)
   end)
 end)
+
+describe("the CLI's credentials", function()
+  local LUA = os.getenv("ME_LUA") or "lua5.4"
+  local CPATH = (os.getenv("ME_CPATH") or "./?.so") .. ";;"
+
+  -- Run the CLI with env -i plus `env`; returns stdout and stderr together, and the exit status.
+  local function cli(env, args)
+    local vars = { "PATH=/usr/bin:/bin", "LUA_PATH='./lua/?.lua;;'", "LUA_CPATH='" .. CPATH .. "'",
+      "HUAWEICLOUD_SDK_IAM_ENDPOINT=" .. emulator.url }
+    for _, name in ipairs { "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS" } do
+      if os.getenv(name) then vars[#vars + 1] = name .. "='" .. os.getenv(name) .. "'" end
+    end
+    for k, v in pairs(env) do vars[#vars + 1] = k .. "='" .. v .. "'" end
+    local out = os.tmpname()
+    local ok, _, code = os.execute(string.format("env -i %s %s bin/modelarts-events --endpoint %s %s >%s 2>&1",
+      table.concat(vars, " "), LUA, emulator.url, args, out))
+    if type(ok) == "number" then code = ok >= 256 and ok / 256 or ok end -- Lua 5.1
+    local f = assert(io.open(out))
+    local text = f:read("*a")
+    f:close()
+    os.remove(out)
+    return text, code
+  end
+
+  before_each(emulator.reset)
+
+  it("needs no --project-id with AK/SK and a region: IAM is asked once", function()
+    local out, code = cli({ HUAWEICLOUD_SDK_AK = emulator.ak, HUAWEICLOUD_SDK_SK = emulator.sk },
+      "--region cn-north-4 -n 2 reference")
+    assert.equal(0, code, out)
+    assert.matches("Training job failed%.\n$", out)
+    assert.equal(1, emulator.stats().iam_requests)
+    out, code = cli({ HUAWEICLOUD_SDK_AK = emulator.ak, HUAWEICLOUD_SDK_SK = emulator.sk }, "-n 2 reference")
+    assert.equal(2, code)
+    assert.matches("or a region, to find it through IAM", out)
+    out, code = cli({ HUAWEICLOUD_SDK_AK = emulator.ak, HUAWEICLOUD_SDK_SK = emulator.sk }, "--region multi-1 reference")
+    assert.equal(2, code)
+    assert.matches("^modelarts%-events: %-%-region: IAM lists 2 projects named 'multi%-1'", out)
+  end)
+
+  it("logs in with a password from the environment, never from a flag", function()
+    local env = { HUAWEICLOUD_SDK_DOMAIN = "emulator-domain", HUAWEICLOUD_SDK_USER = "emulator-user",
+      HUAWEICLOUD_SDK_PASSWORD = PASSWORD }
+    local out, code = cli(env, "--region cn-north-4 -n 1 reference")
+    assert.equal(0, code, out)
+    assert.matches("Training job failed%.\n$", out)
+    env.HUAWEICLOUD_SDK_PASSWORD = "the-wrong-password"
+    out, code = cli(env, "--region cn-north-4 reference")
+    assert.equal(1, code)
+    assert.matches("The username or password is wrong", out)
+    assert.is_nil(out:find("the-wrong-password", 1, true))
+    out, code = cli({}, "--password x reference")
+    assert.equal(2, code)
+    local help = cli({}, "--help")
+    for _, name in ipairs { "HUAWEICLOUD_SDK_DOMAIN", "HUAWEICLOUD_SDK_USER", "HUAWEICLOUD_SDK_PASSWORD",
+      "HUAWEICLOUD_SDK_METADATA", "HUAWEICLOUD_SDK_IAM_ENDPOINT" } do
+      assert.truthy(help:find(name, 1, true), name)
+    end
+  end)
+
+  it("takes temporary AK/SK from the metadata service when asked", function()
+    local out, code = cli({ HUAWEICLOUD_SDK_METADATA = emulator.url }, "--region cn-north-4 -n 1 reference")
+    assert.equal(0, code, out)
+    assert.matches("Training job failed%.\n$", out)
+    local stats = emulator.stats()
+    assert.equal(1, stats.metadata_requests)
+    assert.equal(1, stats.iam_requests)
+  end)
+end)

@@ -29,12 +29,20 @@ Output: text, json, csv and table stream as events arrive (table holds its
   every event held in memory. A progress line goes to stderr when stderr is
   a terminal and stdout is not (or nothing is printed until the end).
 
-Environment:
+Environment (credentials: the first way that is complete, in this order):
   HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK   AK/SK credentials (requests signed with SDK-HMAC-SHA256)
   HUAWEICLOUD_SDK_SECURITY_TOKEN           with AK/SK: temporary credentials
-  HUAWEICLOUD_SDK_PROJECT_ID               the project, unless --project-id
-  HUAWEICLOUD_SDK_REGION                   the region, unless --region or --endpoint
   MODELARTS_TOKEN                          an IAM token, unless --token
+  HUAWEICLOUD_SDK_DOMAIN, HUAWEICLOUD_SDK_USER, HUAWEICLOUD_SDK_PASSWORD
+                                           a password login to IAM (the account, the IAM user, the
+                                           password; never a flag), renewed before the token expires
+  HUAWEICLOUD_SDK_METADATA                 1: temporary AK/SK from the ECS/notebook metadata service
+                                           (or its URL), renewed before they expire
+  HUAWEICLOUD_SDK_PROJECT_ID               the project, unless --project-id; without either, found
+                                           through IAM from the region
+  HUAWEICLOUD_SDK_REGION                   the region, unless --region; beside --endpoint it names
+                                           the region (for IAM)
+  HUAWEICLOUD_SDK_IAM_ENDPOINT             IAM's URL (default https://iam.REGION.myhuaweicloud.com)
   MODELARTS_ENDPOINT                       the endpoint, unless --endpoint or --region
   https_proxy, http_proxy, no_proxy        proxies, as curl reads them, unless --proxy
   NO_COLOR                                 set and not empty: never colour with --color auto
@@ -74,8 +82,10 @@ function M.parser(version)
   parser:group("Where and who",
     parser:option("--endpoint", "The service's URL, e.g. https://modelarts.cn-north-4.myhuaweicloud.com."):argname("URL"),
     parser:option("--region", "A region name; the endpoint is https://modelarts.REGION.myhuaweicloud.com."):argname("NAME"),
-    parser:option("--project-id", "The project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)."):argname("ID"),
-    parser:option("--token", "An IAM token (default: $MODELARTS_TOKEN). AK/SK come only from the environment."):argname("TOKEN"),
+    parser:option("--project-id", "The project id (default: $HUAWEICLOUD_SDK_PROJECT_ID; without it, IAM is "
+      .. "asked for the region's)."):argname("ID"),
+    parser:option("--token", "An IAM token (default: $MODELARTS_TOKEN). AK/SK and passwords come only from "
+      .. "the environment."):argname("TOKEN"),
     parser:option("--language", "X-Language: en-us or zh-cn."):argname("LANG")
   )
   parser:group("Connection",
