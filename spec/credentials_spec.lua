@@ -337,6 +337,7 @@ describe("the CLI's credentials", function()
     assert.is_nil(out:find("the-wrong-password", 1, true))
     out, code = cli({}, "--password x reference")
     assert.equal(2, code)
+    assert.matches("unknown option '%-%-password'", out)
     local help = cli({}, "--help")
     for _, name in ipairs { "HUAWEICLOUD_SDK_DOMAIN", "HUAWEICLOUD_SDK_USER", "HUAWEICLOUD_SDK_PASSWORD",
       "HUAWEICLOUD_SDK_METADATA", "HUAWEICLOUD_SDK_IAM_ENDPOINT" } do
