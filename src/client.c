@@ -2,7 +2,7 @@
  * The client: `me.new` and its methods, and the libcurl driver that moves
  * the paging core's requests and responses (pager.c decides what to send
  * and what a response means; this file only moves bytes).
- * @module modelarts_events
+ * @submodule modelarts_events
  */
 #include "client.h"
 

@@ -1,7 +1,7 @@
 /***
  * Configuration: the table given to `me.new`, checked field by field and
  * copied into C memory, and `me.config_from_env`.
- * @module modelarts_events
+ * @submodule modelarts_events
  */
 #include "config.h"
 

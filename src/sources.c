@@ -3,7 +3,7 @@
  * `sk` and `security_token`, that fetch credentials when first called and
  * again some time before they expire, so that a long iteration or follow
  * outlives a 24-hour IAM token or temporary AK/SK.
- * @module modelarts_events
+ * @submodule modelarts_events
  */
 #include "sources.h"
 
