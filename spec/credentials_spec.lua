@@ -15,11 +15,16 @@ local function login_options(user, extra)
   return options
 end
 
--- Every string an error object holds, and its tostring.
-local function texts(err)
-  local out = { tostring(err) }
-  for k, v in pairs(err) do out[#out + 1] = tostring(k) .. "=" .. tostring(v) end
-  return table.concat(out, "\n")
+local texts = emulator.error_texts
+
+-- fn, wrapped to count the distinct values it returns: wrapped, count()
+local function distinct(fn)
+  local seen, n = {}, 0
+  return function()
+    local v = fn()
+    if not seen[v] then seen[v], n = true, n + 1 end
+    return v
+  end, function() return n end
 end
 
 local function count(it)
@@ -134,51 +139,36 @@ describe("renewable credentials", function()
     assert.is_nil(texts(err):find(once.token, 1, true))
 
     -- renewed a second before it expires: every event, several tokens
-    local source = me.iam_token_source(login_options("short-user", { renew_before = 1 }))
-    local seen, distinct = {}, 0
-    c = emulator.client { concurrency = 1, token = function()
-      local token = source()
-      if not seen[token] then seen[token], distinct = true, distinct + 1 end
-      return token
-    end }
+    local token, tokens = distinct(me.iam_token_source(login_options("short-user", { renew_before = 1 })))
+    c = emulator.client { concurrency = 1, token = token }
     emulator.reset()
     assert.equal(1500, count(c:events("delay400-1500", { limit = 100 })))
-    assert.is_true(distinct >= 2, distinct .. " tokens")
-    assert.equal(distinct, emulator.stats().iam_requests)
+    assert.is_true(tokens() >= 2, tokens() .. " tokens")
+    assert.equal(tokens(), emulator.stats().iam_requests)
   end)
 
   it("a token that changes mid-follow", function()
-    local source = me.iam_token_source(login_options("short-user", { renew_before = 1 }))
-    local seen, distinct = {}, 0
-    local c = emulator.client { token = function()
-      local token = source()
-      if not seen[token] then seen[token], distinct = true, distinct + 1 end
-      return token
-    end }
-    local it = follow(c, "life-completed-16-" .. emulator.tag(), { interval = 0.3 })
+    local token, tokens = distinct(me.iam_token_source(login_options("short-user", { renew_before = 1 })))
+    local it = follow(emulator.client { token = token }, "life-completed-16-" .. emulator.tag(), { interval = 0.3 })
     local n = 0
     for _ in it do n = n + 1 end
     assert.equal("completed", it.result)
     assert.is_true(n >= 30, n .. " events")
-    assert.is_true(distinct >= 2, distinct .. " tokens")
+    assert.is_true(tokens() >= 2, tokens() .. " tokens")
   end)
 
   it("metadata credentials renewed mid-follow, one consistent set each request", function()
     emulator.configure { metadata_ttl = 3 }
     local meta = me.metadata_credentials { endpoint = emulator.url, renew_before = 1 }
-    local sets, aks = 0, {}
-    local c = emulator.client { ak = function()
-      local ak = meta.ak()
-      if not aks[ak] then aks[ak], sets = true, sets + 1 end
-      return ak
-    end, sk = meta.sk, security_token = meta.security_token }
+    local ak, sets = distinct(meta.ak)
+    local c = emulator.client { ak = ak, sk = meta.sk, security_token = meta.security_token }
     local it = follow(c, "life-failed-16-" .. emulator.tag(), { interval = 0.3 })
     local n = 0
     for _ in it do n = n + 1 end
     assert.equal("failed", it.result)
     assert.is_true(n >= 30, n .. " events")
-    assert.is_true(sets >= 2, sets .. " sets")
-    assert.equal(sets, emulator.stats().metadata_requests)
+    assert.is_true(sets() >= 2, sets() .. " sets")
+    assert.equal(sets(), emulator.stats().metadata_requests)
   end)
 
   it("a renewal that fails keeps a token that is still valid, then reports", function()

@@ -25,12 +25,7 @@ local function login(overrides)
     password = PASSWORD, project = "cn-north-4" }, overrides))
 end
 
--- Every string an error object holds, and its tostring.
-local function texts(err)
-  local out = { tostring(err) }
-  for k, v in pairs(err) do out[#out + 1] = tostring(k) .. "=" .. tostring(v) end
-  return table.concat(out, "\n")
-end
+local texts = emulator.error_texts
 
 describe("project id from IAM", function()
   before_each(emulator.reset)

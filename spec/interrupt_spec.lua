@@ -4,16 +4,14 @@
 -- client's on_retry hook, called whenever the core schedules a retry.
 local me = require "modelarts_events"
 local emulator = require "support.emulator"
+local files = require "support.files"
 
 local LUA = os.getenv("ME_LUA") or "lua5.4"
 local CPATH = (os.getenv("ME_CPATH") or "./?.so") .. ";;"
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = files.quote
 
 local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
+  local s = assert(files.read(path))
   os.remove(path)
   return s
 end
@@ -44,14 +42,12 @@ end
 
 -- A Lua script run as a user runs one, with the client for the emulator as `c`.
 local function script(code)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(string.format([[
+  local path = files.tmpname()
+  files.write(path, string.format([[
 local me = require "modelarts_events"
 local c = me.new { endpoint = %q, project_id = %q, token = %q }
 io.stdout:setvbuf("no")
-]], emulator.url, emulator.project_id, emulator.token), code)
-  f:close()
+]], emulator.url, emulator.project_id, emulator.token) .. code)
   return clean_env() .. " " .. LUA .. " " .. path
 end
 

@@ -12,6 +12,7 @@
 #include "decode.h"
 #include "error.h"
 #include "request.h"
+#include "util.h"
 
 /* Push an error of `kind` about a response, and return 0. */
 static int push_problem(lua_State *L, int top, const char *kind, const me_iam_response *r,
@@ -236,14 +237,9 @@ void me_iam_push_login_body(lua_State *L, int idx)
         me_error_argument(L, "project", "give project_id or project (a name), not both");
     /* { auth = { identity = { methods = { "password" }, password = { user = {
      *   name, password, domain = { name } } } }, scope = { project = {...} } } } */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "cjson.safe");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "new");
-    lua_call(L, 0, 1);
+    me_push_cjson(L);
     lua_getfield(L, -1, "encode");
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    lua_remove(L, -2);
     lua_newtable(L);
     body = lua_gettop(L);
     lua_newtable(L);                       /* auth */

@@ -51,17 +51,12 @@ static int me_sleep(lua_State *L)
  * settings of other users of cjson are neither changed nor relied on. */
 static void push_decoder(lua_State *L)
 {
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "cjson.safe");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "new");
-    lua_call(L, 0, 1);
+    me_push_cjson(L);
     lua_getfield(L, -1, "decode_max_depth");
     lua_pushinteger(L, ME_DECODE_MAX_DEPTH);
     lua_call(L, 1, 0);
     lua_getfield(L, -1, "decode");
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    lua_remove(L, -2);
 }
 
 int luaopen_modelarts_events(lua_State *L)

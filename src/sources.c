@@ -88,25 +88,11 @@ static int token_source(lua_State *L)
 
 /* ak() renews when due; sk() and security_token() return the set that
  * ak() last returned (the client asks for ak first), fetching only when
- * there is none yet. */
-static int metadata_ak(lua_State *L)
+ * there is none yet. Upvalue 4: the field; 5: whether it renews. */
+static int metadata_field(lua_State *L)
 {
-    renew(L, 1);
-    lua_getfield(L, STATE, "ak");
-    return 1;
-}
-
-static int metadata_sk(lua_State *L)
-{
-    renew(L, 0);
-    lua_getfield(L, STATE, "sk");
-    return 1;
-}
-
-static int metadata_security_token(lua_State *L)
-{
-    renew(L, 0);
-    lua_getfield(L, STATE, "security_token");
+    renew(L, lua_toboolean(L, lua_upvalueindex(5)));
+    lua_getfield(L, STATE, lua_tostring(L, lua_upvalueindex(4)));
     return 1;
 }
 
@@ -155,11 +141,7 @@ void me_push_token_source(lua_State *L, int idx, int decoder)
 
 void me_push_metadata_credentials(lua_State *L, int idx, int decoder)
 {
-    static const struct {
-        const char *name;
-        lua_CFunction fn;
-    } fields[] = {{"ak", metadata_ak}, {"sk", metadata_sk},
-                  {"security_token", metadata_security_token}};
+    static const char *const fields[] = {"ak", "sk", "security_token"};
     int i, up;
     push_upvalues(L, idx, decoder, me_metadata_security_key_lua);
     me_securitykey_options_check(L, -3);
@@ -169,8 +151,10 @@ void me_push_metadata_credentials(lua_State *L, int idx, int decoder)
         lua_pushvalue(L, up);
         lua_pushvalue(L, up + 1);
         lua_pushvalue(L, up + 2);
-        lua_pushcclosure(L, fields[i].fn, 3);
-        lua_setfield(L, -2, fields[i].name);
+        lua_pushstring(L, fields[i]);
+        lua_pushboolean(L, i == 0);
+        lua_pushcclosure(L, metadata_field, 5);
+        lua_setfield(L, -2, fields[i]);
     }
     lua_replace(L, up);
     lua_settop(L, up);

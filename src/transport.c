@@ -10,6 +10,8 @@
 
 /* A receive buffer larger than this is given back after its transfer. */
 #define KEEP_BUFFER (256 * 1024)
+/* Bytes kept of a header value the client reads (the request id, ...). */
+#define SHORT_VALUE_MAX 200
 /* IAM tokens are long (several KB): kept whole, up to this. */
 #define SUBJECT_TOKEN_MAX (64 * 1024)
 
@@ -48,26 +50,18 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return me_buf_failed(&x->body) ? 0 : n;
 }
 
-static void header_value(me_buf *out, const char *v, size_t n)
+/* The value of a header line, trimmed; at most `max` bytes are kept (a
+ * longer one is cut, or, with `whole`, dropped). */
+static void header_value(me_buf *out, const char *v, size_t n, size_t max, int whole)
 {
     while (n && (*v == ' ' || *v == '\t'))
         v++, n--;
     while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
         n--;
     me_buf_reset(out);
-    me_buf_add(out, v, n > 200 ? 200 : n);
-}
-
-/* The whole value (no 200-byte cut): a token. */
-static void long_value(me_buf *out, const char *v, size_t n)
-{
-    while (n && (*v == ' ' || *v == '\t'))
-        v++, n--;
-    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-        n--;
-    me_buf_reset(out);
-    if (n <= SUBJECT_TOKEN_MAX)
-        me_buf_add(out, v, n);
+    if (n > max && whole)
+        return;
+    me_buf_add(out, v, n > max ? max : n);
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
@@ -81,13 +75,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         me_buf_reset(&x->date);
         me_buf_reset(&x->subject_token);
     } else if (n > 16 && strncasecmp(data, "X-Subject-Token:", 16) == 0) {
-        long_value(&x->subject_token, data + 16, n - 16);
+        /* IAM tokens are long: kept whole, or not at all */
+        header_value(&x->subject_token, data + 16, n - 16, SUBJECT_TOKEN_MAX, 1);
     } else if (n > 13 && strncasecmp(data, "X-Request-Id:", 13) == 0) {
-        header_value(&x->request_id, data + 13, n - 13);
+        header_value(&x->request_id, data + 13, n - 13, SHORT_VALUE_MAX, 0);
     } else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-        header_value(&x->retry_after, data + 12, n - 12);
+        header_value(&x->retry_after, data + 12, n - 12, SHORT_VALUE_MAX, 0);
     } else if (n > 5 && strncasecmp(data, "Date:", 5) == 0) {
-        header_value(&x->date, data + 5, n - 5);
+        header_value(&x->date, data + 5, n - 5, SHORT_VALUE_MAX, 0);
     }
     return n;
 }

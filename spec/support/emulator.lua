@@ -51,6 +51,14 @@ end
 --- The last API request the emulator received: method, uri, args, headers.
 function M.last() return assert(cjson.decode(get("/_emulator/last"))) end
 
+--- Every string an error object holds, and its tostring, in one text: a
+-- secret must be absent from it.
+function M.error_texts(err)
+  local out = { tostring(err) }
+  for k, v in pairs(err) do out[#out + 1] = tostring(k) .. "=" .. tostring(v) end
+  return table.concat(out, "\n")
+end
+
 --- The number in "#<n>" inside a generated event's message.
 function M.index(event) return tonumber(event.message:match("#(%d+)")) end
 
