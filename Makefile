@@ -190,7 +190,7 @@ memcheck: all
 # The suite with the module built with AddressSanitizer and UBSan.
 ASAN_LIBS = $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
 asan:
-	$(MAKE) spec SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	$(MAKE) spec SANITIZE="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer" \
 	  BUSTED="env LD_PRELOAD='$(ASAN_LIBS)' ASAN_OPTIONS=detect_leaks=0 $(LUA) /usr/bin/busted"
 
 fuzz:
