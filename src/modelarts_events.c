@@ -20,6 +20,7 @@
 #include "error.h"
 #include "pager.h"
 #include "sign.h"
+#include "system.h"
 #include "util.h"
 #include "version.h"
 
@@ -65,6 +66,11 @@ int luaopen_modelarts_events(lua_State *L)
         {"sleep", me_sleep},
         {"config_from_env", me_config_from_env},
         {"error", me_error_new_lua},
+        {"isatty", me_isatty_lua},
+        {"monotonic", me_monotonic_lua},
+        {"utc_offset", me_utc_offset_lua},
+        {"sigint_disposition", me_sigint_disposition_lua},
+        {"ignore_interrupts", me_ignore_interrupts_lua},
         {NULL, NULL}};
     /* Idempotent and reference counted inside libcurl. */
     me_error_init(L);
