@@ -57,6 +57,23 @@ describe("follow of several jobs", function()
     end
   end)
 
+  it("takes one client per job, so that each keeps its read-ahead while the merge moves between jobs", function()
+    local clients = { emulator.client(), emulator.client() }
+    emulator.reset()
+    local it = follow(clients, { "gen-3000", "strings-3000" }, { interval = 0.1, grace = 0 })
+    local events = collect(it)
+    assert.equal(6000, #events)
+    assert.equal("completed", it.result)
+    local stats = emulator.stats()
+    -- per job: its history (30 pages of 100, and a look at how the server
+    -- counts offsets), then the last read of its newest second
+    assert.is_true(stats.events_requests <= 2 * (30 + 1 + 1) + 2, stats.events_requests .. " requests")
+    for _, c in ipairs(clients) do c:close() end
+    local ok, err = pcall(follow, { client }, { "gen-1", "gen-2" })
+    assert.is_false(ok)
+    assert.equal("client", err.field)
+  end)
+
   it("says terminated over completed, and timeout for a job that did not end", function()
     local tag = emulator.tag()
     local it = follow(client, { "run-completed-300-" .. tag, "run-terminated-300-" .. tag },

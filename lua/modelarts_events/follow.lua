@@ -78,6 +78,21 @@ local function check_jobs(jobs)
   return list, type(jobs) == "table"
 end
 
+-- One client for every job, or a list of them, one per job.
+local function check_clients(client, n)
+  local is_list = type(client) == "table" and getmetatable(client) == nil
+  if not is_list then
+    if client == nil then error(argument_error("client", "a client is required"), 3) end
+    local clients = {}
+    for i = 1, n do clients[i] = client end
+    return clients
+  end
+  if #client ~= n then
+    error(argument_error("client", "a list of clients must hold one per job: " .. #client .. " for " .. n), 3)
+  end
+  return client
+end
+
 -- Sleeping and the clock, as the environment allows: inside nginx the
 -- worker's own (never blocking it); elsewhere `me.sleep` in slices, and a
 -- clock that never runs ahead of the time that really passed (os.time counts
@@ -101,7 +116,9 @@ end
 
 --- Follow one job or several.
 -- @param client a client of `modelarts_events` or `modelarts_events.resty`
--- (only its `events` and `job` are used)
+-- (only its `events` and `job` are used); with several jobs also a list of
+-- clients, one per job, so that each keeps its read-ahead (the merge moves
+-- between jobs, and a client serves one iteration at a time)
 -- @param jobs a training job id, or a list of them
 -- @tparam[opt] table opts `interval` (seconds between polls, default 5),
 -- `since` (ms, ISO-8601 or relative like "15m"), `timeout` (seconds),
@@ -118,6 +135,7 @@ function M.follow(client, jobs, opts)
   opts = opts or {}
   check_options(opts)
   local ids, several = check_jobs(jobs)
+  local clients = check_clients(client, #ids)
   local interval = opts.interval or DEFAULT_INTERVAL
   local grace = opts.grace or math.max(interval, MIN_GRACE)
   local phase_every = opts.phase_every or PHASE_EVERY
@@ -144,7 +162,7 @@ function M.follow(client, jobs, opts)
   for i, id in ipairs(ids) do
     -- state: "running" (polled every interval), "ending" (its end is known,
     -- its last read is due at final_at), "final" (in its last read), "done"
-    states[i] = { id = id, index = i, edge = resumed[id] or edge.new(), state = "running", polls = 0 }
+    states[i] = { id = id, client = clients[i], edge = resumed[id] or edge.new(), state = "running", polls = 0 }
   end
   local skew_ms = 0        -- how far the server's clock is seen ahead of ours
   local next_poll_at = started
@@ -170,7 +188,7 @@ function M.follow(client, jobs, opts)
       params.end_time = math.max(start, time.now_ms() + skew_ms) + MARGIN_MS
     end
     local rereads = job.edge:rereads()
-    local next_event, _, _, closing = client:events(job.id, params)
+    local next_event, _, _, closing = job.client:events(job.id, params)
     local poll = { closing = closing or next_event }
     function poll.pull()
       while true do
@@ -235,7 +253,7 @@ function M.follow(client, jobs, opts)
     end
     if job.state ~= "running" then return end
     if not job.text_only and (job.polls - 1) % phase_every == 0 then
-      local info, err = client:job(job.id)
+      local info, err = job.client:job(job.id)
       if info then
         job.phase = info.phase
         if info.terminal then to_ending(job, info.result, ending.ended_at(info)) end
