@@ -43,7 +43,7 @@ end
 
 local OPTIONS = { interval = "number", since = "any", timeout = "number", stop = "function",
   level = "string", source = "string", pattern = "string", language = "string", after = "string",
-  grace = "number", phase_every = "number", sleep = "function", is_terminal = "function" }
+  grace = "number", phase_every = "number", sleep = "function", is_terminal = "function", on_wait = "function" }
 
 local function check_options(opts)
   if type(opts) ~= "table" then error(argument_error("opts", "opts must be a table"), 3) end
@@ -94,9 +94,9 @@ local function check_clients(client, n)
 end
 
 -- Sleeping and the clock, as the environment allows: inside nginx the
--- worker's own (never blocking it); elsewhere `me.sleep` in slices, and a
--- clock that never runs ahead of the time that really passed (os.time counts
--- whole seconds; what was slept counts finer).
+-- worker's own (never blocking it); elsewhere `me.sleep` and `me.monotonic`.
+-- A caller's own `sleep` gets a clock that never runs ahead of the time that
+-- really passed: os.time counts whole seconds, what was slept counts finer.
 local function environment(custom_sleep)
   local ngx = rawget(_G, "ngx")
   if not custom_sleep and type(ngx) == "table" and ngx.sleep and ngx.get_phase and ngx.get_phase() ~= "init" then
@@ -105,6 +105,7 @@ local function environment(custom_sleep)
       return ngx.now()
     end
   end
+  if not custom_sleep and me.monotonic then return me.sleep, me.monotonic end
   local base, began, slept = custom_sleep or me.sleep, os.time(), 0
   return function(s)
     base(s)
@@ -126,7 +127,9 @@ end
 -- `stop(event)` (true ends the follow, result "stopped"); and, rarely needed,
 -- `grace` (seconds between a job's end and its last read, default
 -- max(interval, 2)), `phase_every` (polls per look at the job, default 3),
--- `sleep(seconds)`, `is_terminal(event)` (the 403 fallback rule)
+-- `sleep(seconds)`, `is_terminal(event)` (the 403 fallback rule),
+-- `on_wait(seconds)` (called before each wait between polls: what came so
+-- far has been yielded)
 -- @return an iterator object: call it (or use it in `for`) for events; its
 -- fields `result`, `phase`, `cursor`, and for a list of jobs `results` and
 -- `phases` (by job id), say how it ended and where it stands; `it:close()`
@@ -298,6 +301,8 @@ function M.follow(client, jobs, opts)
       finish(nil)
       return false
     end
+    local wait = due - clock()
+    if wait > 0 and opts.on_wait then opts.on_wait(deadline and math.min(wait, deadline - clock()) or wait) end
     if deadline and due > deadline then
       sleep_until(deadline)
       finish("timeout")
