@@ -169,7 +169,7 @@ function M.follow(client, jobs, opts)
   end
   local skew_ms = 0        -- how far the server's clock is seen ahead of ours
   local next_poll_at = started
-  local merge              -- the poll under way: a function giving the next event and its job
+  local merge              -- the poll under way (`open_merge`), or nil between polls
   local self = {}
 
   local function sleep_until(t)
