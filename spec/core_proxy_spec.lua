@@ -22,11 +22,13 @@ print(page and ("total " .. page.total) or tostring(err))
 ]], emulator.url, emulator.project_id, emulator.token, config_lua))
 end
 
-describe("proxies", function()
-  setup(function()
-    assert.is_string(emulator.proxy_url, "make spec exports MODELARTS_EMULATOR_PROXY")
-  end)
+if not emulator.proxy_url then
+  -- make spec starts the emulator with --proxy-port and exports it
+  pending("proxies: needs MODELARTS_EMULATOR_PROXY (the emulator's --proxy-port, set by make spec)")
+  return
+end
 
+describe("proxies", function()
   it("go through http_proxy from the environment when proxy is unset", function()
     emulator.reset()
     assert.equal("total 27", run({ http_proxy = emulator.proxy_url }, "{}"))
