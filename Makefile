@@ -202,5 +202,12 @@ bench:
 	$(MAKE) all
 	bench/run
 
+# The timeline pictures the README shows, from a real run against the
+# emulator (needs Debian's chromium).
+.PHONY: screenshots
+screenshots: all
+	$(MAKE) deps EXTRA_DEBS="chromium"
+	images/shoot $(PORT) $(EMULATOR_DIR) $(LUA)
+
 # Everything CI runs after `make check`.
 ci: check matrix lint rock install-check memcheck asan fuzz

@@ -305,4 +305,7 @@ function M.summary_text(s, opts)
   return table.concat(lines, "\n") .. "\n"
 end
 
+--- The events as a timeline: one self-contained HTML document (see `modelarts_events.timeline`).
+function M.html(events, opts) return require("modelarts_events.timeline").render(events, opts) end
+
 return M
