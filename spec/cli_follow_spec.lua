@@ -4,53 +4,17 @@
 -- each other go side by side, so that the many short jobs stay quick.
 local cjson = require "cjson"
 local emulator = require "support.emulator"
+local cli = require "support.cli"
+local files = require "support.files"
 local format = require "modelarts_events.format"
 local time = require "modelarts_events.time"
 
-local LUA = os.getenv("ME_LUA") or "lua5.4"
-local CPATH = (os.getenv("ME_CPATH") or "./?.so") .. ";;"
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local command, run, run_all = cli.command, cli.run, cli.run_all
 
 local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
+  local s = files.read(path) or ""
   os.remove(path)
   return s
-end
-
-local function command(args)
-  local env = { "PATH=/usr/bin:/bin", "LUA_PATH=" .. q("./lua/?.lua;;"), "LUA_CPATH=" .. q(CPATH) }
-  for _, name in ipairs { "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS" } do
-    if os.getenv(name) then env[#env + 1] = name .. "=" .. q(os.getenv(name)) end
-  end
-  return string.format("env -i %s %s bin/modelarts-events --endpoint %s --project-id %s --token %s %s",
-    table.concat(env, " "), LUA, emulator.url, emulator.project_id, emulator.token, args)
-end
-
--- Run several command lines at once; returns { out, err, code } for each.
-local function run_all(list)
-  local files, parts = {}, {}
-  for i, args in ipairs(list) do
-    local base = os.tmpname()
-    files[i] = base
-    parts[i] = string.format("( %s >%s.out 2>%s.err; echo $? >%s.code ) &", command(args), base, base, base)
-  end
-  os.execute(table.concat(parts, "\n") .. "\nwait")
-  local results = {}
-  for i, base in ipairs(files) do
-    results[i] = { out = slurp(base .. ".out"), err = slurp(base .. ".err"),
-      code = tonumber((slurp(base .. ".code"):match("%d+"))) }
-    os.remove(base)
-  end
-  return results
-end
-
-local function run(args)
-  local r = run_all { args }
-  return r[1].out, r[1].err, r[1].code
 end
 
 local function lines(s)
