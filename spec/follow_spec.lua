@@ -126,6 +126,20 @@ describe("follow", function()
       assert.equal("timeout", it.result)
     end)
 
+    it("takes a rule of the caller's", function()
+      local it = follow(client, "run-failed-3000-forbidden-" .. emulator.tag(), { interval = 0.1, grace = 0,
+        is_terminal = function(ev) return ev.message == "Training job is running." end })
+      local text = messages(collect(it))
+      assert.equal("completed", it.result)
+      local running, failed = false, false
+      for _, m in ipairs(text) do
+        running = running or m == "Training job is running."
+        failed = failed or m == "Training job failed."
+      end
+      assert.is_true(running)
+      assert.is_false(failed) -- ended by the rule, long before the job did
+    end)
+
     it("knows the terminal messages REFERENCE.md lists", function()
       for message, result in pairs {
         ["Training job executed."] = "completed", ["Failed to run the training job."] = "failed",

@@ -127,7 +127,8 @@ end
 -- `stop(event)` (true ends the follow, result "stopped"); and, rarely needed,
 -- `grace` (seconds between a job's end and its last read, default
 -- max(interval, 2)), `phase_every` (polls per look at the job, default 3),
--- `sleep(seconds)`, `is_terminal(event)` (the 403 fallback rule),
+-- `sleep(seconds)`, `is_terminal(event)` (the 403 fallback rule: "completed",
+-- "failed" or "terminated", true for completed, nil while the job runs),
 -- `on_wait(seconds)` (called before each wait between polls: what came so
 -- far has been yielded)
 -- @return an iterator object: call it (or use it in `for`) for events; its
@@ -143,6 +144,12 @@ function M.follow(client, jobs, opts)
   local grace = opts.grace or math.max(interval, MIN_GRACE)
   local phase_every = opts.phase_every or PHASE_EVERY
   local is_terminal = opts.is_terminal or ending.from_text
+  -- a rule of the caller's may answer true, or a word of its own: completed
+  local function text_result(event)
+    local result = is_terminal(event)
+    if not result then return nil end
+    return ending.RANK[result] and result or "completed"
+  end
   local since
   if opts.since ~= nil then
     local err
@@ -255,6 +262,7 @@ function M.follow(client, jobs, opts)
       return
     end
     if job.state ~= "running" then return end
+    if not job.client.job then job.text_only = true end -- a client without the job call
     if not job.text_only and (job.polls - 1) % phase_every == 0 then
       local info, err = job.client:job(job.id)
       if info then
@@ -330,7 +338,7 @@ function M.follow(client, jobs, opts)
         if event then
           job.edge:add(event, time.parse(event.time))
           if several then event.job = job.id end
-          if not job.text_result then job.text_result = is_terminal(event) or nil end
+          if not job.text_result then job.text_result = text_result(event) end
           if opts.stop and opts.stop(event) then
             stop_polls()
             finish("stopped")
