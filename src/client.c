@@ -2,7 +2,7 @@
  * The client: `me.new` and its methods, and the libcurl driver that moves
  * the paging core's requests and responses (pager.c decides what to send
  * and what a response means; this file only moves bytes).
- * @module modelarts_events
+ * @submodule modelarts_events
  */
 #include "client.h"
 
@@ -13,6 +13,8 @@
 #include "compat.h"
 #include "config.h"
 #include "error.h"
+#include "iam.h"
+#include "interrupt.h"
 #include "pager.h"
 #include "request.h"
 #include "transport.h"
@@ -29,13 +31,13 @@ typedef struct me_client {
  * rather than spinning. */
 #define MAX_IDLE_LOOPS 1000
 
-static void free_client(me_client *c)
+static void free_client(lua_State *L, me_client *c)
 {
     if (c->transport) {
         me_transport_free(c->transport);
         c->transport = NULL;
     }
-    me_config_free(&c->config);
+    me_config_free(L, &c->config);
     c->closed = 1;
 }
 
@@ -43,11 +45,23 @@ static void free_client(me_client *c)
  * Make a client. Exactly one way to authenticate (token, or ak and sk) is
  * required; a bad or missing setting raises an `invalid_argument` error
  * object naming the field (and, for what is missing, every way to give it).
+ *
+ * `token`, `ak`, `sk` and `security_token` may each be a string or a
+ * function, called without arguments just before each request is built
+ * (in that order), returning a string: credentials that expire can be
+ * renewed during a long iteration (see `iam_token_source` and
+ * `metadata_credentials`). A function that fails, or returns anything but
+ * a non-empty string, ends the call with an `invalid_argument` error naming
+ * the field. With no `project_id`, the client asks IAM for the project of
+ * `region` at its first request (`GET {iam_endpoint}/v3/projects?name=REGION`,
+ * signed like every request) and keeps it for its life.
  * @function new
  * @tparam table config endpoint and/or region, project_id, token or ak/sk
  * (+ security_token), language, timeout, connect_timeout, retries,
  * concurrency, ca_file, insecure, proxy (nil: the environment's, as curl
- * does; a URL; false: none), user_agent, max_body
+ * does; a URL; false: none), user_agent, max_body, iam_endpoint (default
+ * https://iam.REGION.myhuaweicloud.com), on_retry (a function(err,
+ * delay_seconds) called whenever a retry is scheduled)
  */
 int me_client_new(lua_State *L)
 {
@@ -111,12 +125,15 @@ static void on_result(void *ctx, const me_result *r)
     response.request_id = r->request_id;
     response.retry_after = r->retry_after;
     response.date = r->date;
+    response.subject_token = r->subject_token;
     me_pager_feed(d->L, d->pager, d->decoder, r->seq, &response);
 }
 
 /* Start what the pager wants sent, as far as handles allow; returns what
- * the pager said last (*wait set for ME_WAIT). Raises the error object when
- * the pager cannot go on. */
+ * the pager said last (*wait set for ME_WAIT). ME_FAIL: the error is pushed
+ * (an error object; lua.c's "interrupted!" from a credential function is
+ * raised as it came). Credential functions run here, in next(), just
+ * before each request is built: never inside libcurl. */
 static enum me_next fill(lua_State *L, me_client *c, me_pager *p, double *wait)
 {
     me_request req;
@@ -124,11 +141,12 @@ static enum me_next fill(lua_State *L, me_client *c, me_pager *p, double *wait)
     me_request_init(&req);
     while (me_transport_free_handles(c->transport) > 0) {
         long seq;
-        const char *err = NULL;
-        what = me_pager_next(p, &req, &seq, wait, &err);
+        what = me_pager_next(L, p, 0, &req, &seq, wait);
         if (what == ME_FAIL) {
             me_request_free(&req);
-            me_error_raise(L, "invalid_argument", "cannot go on: %s", err);
+            if (!lua_istable(L, -1))
+                lua_error(L);
+            return ME_FAIL;
         }
         if (what != ME_SEND)
             break;
@@ -139,6 +157,64 @@ static enum me_next fill(lua_State *L, me_client *c, me_pager *p, double *wait)
     }
     me_request_free(&req);
     return what;
+}
+
+/* Call the client's on_retry(err, delay) for each retry the core has
+ * scheduled since the last look (errors in it are raised, as anything a
+ * caller's function raises). */
+static void report_retries(lua_State *L, me_client *c, me_pager *p)
+{
+    int n = me_pager_push_retries(L, p), i;
+    if (n == 0)
+        return;
+    if (c->config.target.functions == LUA_NOREF) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->config.target.functions);
+    lua_getfield(L, -1, "on_retry");
+    if (lua_isfunction(L, -1)) {
+        for (i = 1; i <= n; i++) {
+            lua_pushvalue(L, -1);
+            lua_rawgeti(L, -4, i);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            lua_remove(L, -3);
+            lua_call(L, 2, 0);
+        }
+    }
+    lua_pop(L, 3);
+}
+
+/* A Ctrl-C came while waiting: the transfers are dropped (sent again if
+ * the iteration is resumed, so the client stays usable) and the call ends
+ * as lua.c's own handler would end it. */
+static void interrupted(lua_State *L, me_client *c)
+{
+    me_transport_cancel(c->transport, NULL, requeue);
+    lua_pushliteral(L, "interrupted!");
+    lua_error(L);
+}
+
+/* Wait for transfers (transfers) or sleep (seconds), at most a slice at a
+ * time, with Ctrl-C taking effect at once. */
+static void wait_a_while(lua_State *L, me_client *c, int transfers, double seconds)
+{
+    me_sigint g;
+    int got;
+    me_sigint_hold(&g);
+    if (transfers) {
+        me_transport_wait(c->transport, g.held ? ME_INTERRUPT_SLICE : 1.0);
+        got = me_sigint_wait(&g, 0);
+    } else if (g.held) {
+        got = me_sigint_wait(&g, seconds);
+    } else {
+        me_sleep_seconds(seconds);
+        got = 0;
+    }
+    me_sigint_release(&g);
+    if (got)
+        interrupted(L, c);
 }
 
 /* Push the next page and return 1, push an error and return -1, or return 0
@@ -166,11 +242,14 @@ static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
     for (;;) {
         double wait = -1;
         enum me_next what;
-        int r = me_pager_take(L, p);
+        int r;
+        report_retries(L, c, p);
+        r = me_pager_take(L, p);
         if (r != 0) {
             if (r > 0 && !me_pager_done(p)) {
                 /* Get the next pages going before the caller works on this one. */
-                fill(L, c, p, &wait);
+                if (fill(L, c, p, &wait) == ME_FAIL)
+                    lua_pop(L, 1); /* raised again at the next step */
                 me_transport_run(c->transport, 0, on_result, &d);
             }
             return r;
@@ -178,12 +257,17 @@ static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
         if (me_pager_done(p))
             return 0;
         what = fill(L, c, p, &wait);
+        if (what == ME_FAIL) {
+            me_pager_stop(L, p);
+            return -1;
+        }
         if (me_pager_inflight(p) > 0 || me_transport_busy(c->transport) > 0) {
             /* answers to come (or abandoned transfers still holding handles) */
-            me_transport_run(c->transport, 1.0, on_result, &d);
+            wait_a_while(L, c, 1, 0);
+            me_transport_run(c->transport, 0, on_result, &d);
             idle = 0;
         } else if (what == ME_WAIT) {
-            me_sleep_seconds(wait);
+            wait_a_while(L, c, 0, wait);
             idle = 0;
         } else if (++idle > MAX_IDLE_LOOPS || what == ME_DONE) {
             me_error_raise(L, "network", "the paging core stopped without an answer or an "
@@ -252,10 +336,28 @@ static int client_request(lua_State *L)
     me_client *c = check_client(L);
     me_query q;
     me_request req;
+    me_creds creds;
+    me_secrets used;
     const char *err = NULL, *job = me_job_id_check(L, 2);
+    int rc;
     me_query_check(L, 3, &q, 0);
+    lua_settop(L, 3);
+    if (!c->config.target.project_id) {
+        /* the request names the project: ask IAM first, as list() would */
+        me_pager_push(L, 1, &c->config.target, 2, 2, ME_PAGER_PROJECT, 1, c->config.retries);
+        if (drive(L, c, (me_pager *)lua_touserdata(L, -1), lua_upvalueindex(1)) <= 0)
+            return lua_error(L);
+        lua_settop(L, 3);
+    }
+    me_secrets_init(&used);
+    if (me_creds_resolve(L, &c->config.target, 0, &used, &creds) != 0) {
+        me_secrets_free(&used);
+        return lua_error(L);
+    }
     me_request_init(&req);
-    if (me_request_build(&req, &c->config.target, job, &q, q.offset, &err) != 0) {
+    rc = me_request_build(&req, &c->config.target, &creds, job, &q, q.offset, &err);
+    me_secrets_free(&used);
+    if (rc != 0) {
         me_request_free(&req);
         me_error_raise(L, "invalid_argument", "cannot build a request: %s", err);
     }
@@ -407,7 +509,7 @@ static int client_close(lua_State *L)
         if (c->transport && c->owner)
             me_transport_cancel(c->transport, NULL, requeue);
         c->owner = NULL;
-        free_client(c);
+        free_client(L, c);
     }
     return 0;
 }
@@ -419,9 +521,119 @@ static int client_tostring(lua_State *L)
         lua_pushliteral(L, "modelarts_events client (closed)");
     else
         lua_pushfstring(L, "modelarts_events client (%s, project %s, %s)",
-                        c->config.target.endpoint, c->config.target.project_id,
-                        c->config.target.token ? "token" : "AK/SK");
+                        c->config.target.endpoint,
+                        c->config.target.project_id ? c->config.target.project_id
+                                                    : "(to be found through IAM)",
+                        c->config.target.use_token ? "token" : "AK/SK");
     return 1;
+}
+
+/* ---- one-off calls: IAM's password login, the metadata service --------- */
+
+/* Make a client of its own for one call (pushed), configured by `read`
+ * from the options at idx, run one request of `kind` to `path` with the
+ * body at stack index body (0: none), free the client, and return what
+ * one_answer returns. */
+static int one_call(lua_State *L, int idx, void (*read)(lua_State *, int, me_config *),
+                    enum me_pager_kind kind, const char *path, int body, const char *secret)
+{
+    me_client *c;
+    me_pager *p;
+    int client, n;
+    c = (me_client *)lua_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    luaL_getmetatable(L, ME_CLIENT_MT);
+    lua_setmetatable(L, -2);
+    client = lua_gettop(L);
+    read(L, idx, &c->config);
+    lua_pushstring(L, path);
+    p = me_pager_push(L, client, &c->config.target, -1, body ? body : -1, kind, 1,
+                      c->config.retries);
+    me_pager_add_secret(p, secret);
+    n = one_answer(L, c, p);
+    /* done with it: the connection goes now, not at the next collection */
+    me_pager_stop(L, p);
+    c->owner = NULL;
+    free_client(L, c);
+    return n;
+}
+
+/* Check options by reading them as one_call would, sending nothing. */
+static void check_options(lua_State *L, int idx, void (*read)(lua_State *, int, me_config *))
+{
+    me_client *c;
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    c = (me_client *)lua_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    luaL_getmetatable(L, ME_CLIENT_MT);
+    lua_setmetatable(L, -2);
+    read(L, idx, &c->config);
+    free_client(L, c);
+    lua_pop(L, 1);
+}
+
+void me_login_options_check(lua_State *L, int idx)
+{
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    me_iam_push_login_body(L, idx);
+    lua_pop(L, 1);
+    check_options(L, idx, me_config_read_login);
+}
+
+void me_securitykey_options_check(lua_State *L, int idx)
+{
+    check_options(L, idx, me_config_read_securitykey);
+}
+
+/***
+ * Log in to IAM with a password (`POST /v3/auth/tokens`), through the same
+ * retries, error objects and transport as every request. The password goes
+ * only in the request body (JSON built by lua-cjson), never in a URL, a
+ * message or an error.
+ * @function iam_token
+ * @tparam table options `domain` (the account name), `user`, `password`;
+ * the scope: `project_id`, or `project` (a name), else the `region`'s
+ * project; where: `iam_endpoint`, else `region`
+ * (https://iam.REGION.myhuaweicloud.com); and timeout, connect_timeout,
+ * retries, ca_file, insecure, proxy, user_agent, max_body as in `new`
+ * @return `{ token, expires_at (epoch ms), project_id }`, or nil and an
+ * error object (IAM's own code and message for a refused login)
+ */
+int me_iam_token_lua(lua_State *L)
+{
+    const char *password;
+    if (!lua_istable(L, 1))
+        me_error_argument(L, "options", "me.iam_token expects a table of options");
+    lua_settop(L, 1);
+    me_iam_push_login_body(L, 1);
+    lua_getfield(L, 1, "password");
+    password = lua_tostring(L, -1);
+    return one_call(L, 1, me_config_read_login, ME_PAGER_LOGIN, "/v3/auth/tokens?nocatalog=true",
+                    2, password);
+}
+
+/***
+ * Temporary AK/SK from the metadata service of an ECS or a ModelArts
+ * notebook (agency credentials): `GET {endpoint}/openstack/latest/securitykey`,
+ * as the official SDKs read it, once. `metadata_credentials` renews them.
+ * @function metadata_security_key
+ * @tparam[opt] table options `endpoint` (default http://169.254.169.254),
+ * timeout, connect_timeout, retries, ca_file, insecure, proxy (default:
+ * none, whatever the environment says), user_agent, max_body
+ * @return `{ ak, sk, security_token, expires_at (epoch ms) }`, or nil and an
+ * error object
+ */
+int me_metadata_security_key_lua(lua_State *L)
+{
+    if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
+        me_error_argument(L, "options", "me.metadata_security_key expects a table of options");
+    lua_settop(L, 1);
+    if (lua_isnil(L, 1)) {
+        lua_newtable(L);
+        lua_replace(L, 1);
+    }
+    return one_call(L, 1, me_config_read_securitykey, ME_PAGER_SECURITYKEY,
+                    "/openstack/latest/securitykey", 0, NULL);
 }
 
 void me_client_register(lua_State *L)

@@ -1,7 +1,7 @@
 /***
  * Configuration: the table given to `me.new`, checked field by field and
  * copied into C memory, and `me.config_from_env`.
- * @module modelarts_events
+ * @submodule modelarts_events
  */
 #include "config.h"
 
@@ -12,20 +12,24 @@
 #include <lauxlib.h>
 
 #include "error.h"
+#include "sources.h"
 #include "util.h"
 #include "version.h"
 
 static const char *const CONFIG_KEYS[] = {
     "endpoint", "region", "project_id", "token", "ak", "sk", "security_token",
     "language", "timeout", "connect_timeout", "retries", "concurrency", "ca_file",
-    "insecure", "proxy", "user_agent", "max_body", NULL};
+    "insecure", "proxy", "user_agent", "max_body", "iam_endpoint", "on_retry", NULL};
 
 /* What to say when something is missing: every way to give it. */
 #define WHERE_ENDPOINT "(config endpoint/region, CLI --endpoint/--region, or " \
                        "MODELARTS_ENDPOINT / HUAWEICLOUD_SDK_REGION)"
-#define WHERE_PROJECT "(config project_id, CLI --project-id, or HUAWEICLOUD_SDK_PROJECT_ID)"
+#define WHERE_PROJECT "(config project_id, CLI --project-id, or HUAWEICLOUD_SDK_PROJECT_ID; " \
+                      "or a region, to find it through IAM)"
 #define WHERE_AUTH "token (config token, CLI --token, or MODELARTS_TOKEN), or ak and sk " \
-                   "(config ak/sk, or HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK)"
+                   "(config ak/sk, or HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK); from the " \
+                   "environment also a password login (HUAWEICLOUD_SDK_DOMAIN, _USER, " \
+                   "_PASSWORD) or the metadata service (HUAWEICLOUD_SDK_METADATA=1)"
 
 static char *copy_string(lua_State *L, const char *s, size_t n)
 {
@@ -79,10 +83,11 @@ static double config_number(lua_State *L, int idx, const char *key, double fallb
     return v;
 }
 
-void me_config_free(me_config *c)
+void me_config_free(lua_State *L, me_config *c)
 {
     me_target *t = &c->target;
-    char **fields[] = {&t->endpoint, &t->authority, &t->path_prefix, &t->region,
+    char **fields[] = {&t->endpoint, &t->authority, &t->path_prefix, &t->iam.url,
+                       &t->iam.authority, &t->iam.path_prefix, &t->region,
                        &t->project_id, &t->token, &t->ak, &t->sk, &t->security_token,
                        &t->language, &t->user_agent, &c->transport.ca_file,
                        &c->transport.proxy};
@@ -95,6 +100,8 @@ void me_config_free(me_config *c)
             *fields[i] = NULL;
         }
     }
+    luaL_unref(L, LUA_REGISTRYINDEX, t->functions);
+    t->functions = LUA_NOREF;
 }
 
 /* ---- the endpoint ------------------------------------------------------- */
@@ -159,10 +166,10 @@ static int valid_prefix(const char *p)
     return 1;
 }
 
-/* Split the endpoint into what requests and signatures need; 0 or -1. */
-static int split_endpoint(lua_State *L, me_target *t)
+/* Split the URL in e->url into what requests and signatures need; 0 or -1. */
+static int split_endpoint(lua_State *L, me_endpoint *t)
 {
-    const char *e = t->endpoint, *auth, *slash;
+    const char *e = t->url, *auth, *slash;
     size_t n;
     if (strncmp(e, "http://", 7) == 0)
         auth = e + 7;
@@ -179,11 +186,15 @@ static int split_endpoint(lua_State *L, me_target *t)
     n = strlen(t->path_prefix);
     while (n && t->path_prefix[n - 1] == '/')
         t->path_prefix[--n] = '\0';
-    n = strlen(t->endpoint);
-    while (n && t->endpoint[n - 1] == '/')
-        t->endpoint[--n] = '\0';
+    n = strlen(t->url);
+    while (n && t->url[n - 1] == '/')
+        t->url[--n] = '\0';
     return 0;
 }
+
+#define URL_RULES "must be an http:// or https:// URL with a host, an optional port from 1 " \
+                  "to 65535 and an optional path, without query, fragment, credentials, dot " \
+                  "segments or control bytes"
 
 static int valid_project_id(const char *s)
 {
@@ -192,15 +203,21 @@ static int valid_project_id(const char *s)
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
-static void read_endpoint(lua_State *L, int idx, me_target *t)
+static void read_region(lua_State *L, int idx, me_target *t)
 {
-    t->endpoint = config_string(L, idx, "endpoint", 0);
     t->region = config_string(L, idx, "region", 0);
     if (t->region) {
         size_t n = strlen(t->region);
         if (n > 32 || strspn(t->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
             me_error_argument(L, "region", "region must be a region name like cn-north-4");
     }
+}
+
+static void read_endpoint(lua_State *L, int idx, me_target *t)
+{
+    int rc;
+    t->endpoint = config_string(L, idx, "endpoint", 0);
+    read_region(L, idx, t);
     if (!t->endpoint && t->region) {
         /* The SDKs' region table puts this one on the .cn domain. */
         const char *domain = strcmp(t->region, "ap-southeast-1") == 0 ? "myhuaweicloud.cn"
@@ -211,30 +228,69 @@ static void read_endpoint(lua_State *L, int idx, me_target *t)
     }
     if (!t->endpoint)
         me_error_argument(L, "endpoint", "endpoint or region is required " WHERE_ENDPOINT);
-    if (split_endpoint(L, t) != 0)
-        me_error_argument(L, "endpoint", "endpoint must be an http:// or https:// URL with a "
-                          "host, an optional port from 1 to 65535 and an optional path, "
-                          "without query, fragment, credentials, dot segments or control bytes");
+    {
+        me_endpoint e;
+        e.url = t->endpoint;
+        e.authority = e.path_prefix = NULL;
+        rc = split_endpoint(L, &e);
+        t->authority = e.authority;
+        t->path_prefix = e.path_prefix;
+    }
+    if (rc != 0)
+        me_error_argument(L, "endpoint", "endpoint " URL_RULES);
+    /* IAM, for the project id: as given, else the region's. */
+    t->iam.url = config_string(L, idx, "iam_endpoint", 0);
+    if (!t->iam.url && t->region) {
+        char url[128];
+        snprintf(url, sizeof url, "https://iam.%s.myhuaweicloud.com", t->region);
+        t->iam.url = copy_string(L, url, strlen(url));
+    }
+    if (t->iam.url && split_endpoint(L, &t->iam) != 0)
+        me_error_argument(L, "iam_endpoint", "iam_endpoint " URL_RULES);
+}
+
+/* A credential: a string (copied), or a function (kept in the functions
+ * table at index `fns`, called for each request). Returns whether it is
+ * given at all. */
+static int credential(lua_State *L, int idx, const char *key, int secret, int fns, char **out)
+{
+    lua_getfield(L, idx, key);
+    if (lua_isfunction(L, -1)) {
+        lua_setfield(L, fns, key);
+        return 1;
+    }
+    lua_pop(L, 1);
+    *out = config_string(L, idx, key, secret);
+    return *out != NULL;
 }
 
 static void read_credentials(lua_State *L, int idx, me_target *t)
 {
-    t->project_id = config_string(L, idx, "project_id", 0);
-    if (!t->project_id)
-        me_error_argument(L, "project_id", "project_id is required " WHERE_PROJECT);
-    if (!valid_project_id(t->project_id))
-        me_error_argument(L, "project_id", "project_id must hold 1 to 64 of A-Z a-z 0-9 -");
-    t->token = config_string(L, idx, "token", 1);
-    t->ak = config_string(L, idx, "ak", 0);
-    t->sk = config_string(L, idx, "sk", 1);
-    t->security_token = config_string(L, idx, "security_token", 1);
-    if (t->token && (t->ak || t->sk))
+    int token, ak, sk, fns;
+    lua_newtable(L);
+    fns = lua_gettop(L);
+    lua_getfield(L, idx, "on_retry");
+    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+        me_error_argument(L, "on_retry", "on_retry must be a function (err, delay_seconds)");
+    lua_setfield(L, fns, "on_retry");
+    token = credential(L, idx, "token", 1, fns, &t->token);
+    ak = credential(L, idx, "ak", 0, fns, &t->ak);
+    sk = credential(L, idx, "sk", 1, fns, &t->sk);
+    t->temporary = credential(L, idx, "security_token", 1, fns, &t->security_token);
+    t->use_token = token;
+    t->functions = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (token && (ak || sk))
         me_error_argument(L, "token", "give token, or ak and sk, not both");
-    if (!t->token && (!t->ak || !t->sk))
-        me_error_argument(L, t->ak ? "sk" : (t->sk ? "ak" : "token"),
+    if (!token && (!ak || !sk))
+        me_error_argument(L, ak ? "sk" : (sk ? "ak" : "token"),
                           "authentication is required: " WHERE_AUTH);
-    if (t->security_token && !t->ak)
+    if (t->temporary && !ak)
         me_error_argument(L, "security_token", "security_token goes with ak and sk");
+    t->project_id = config_string(L, idx, "project_id", 0);
+    if (t->project_id && !valid_project_id(t->project_id))
+        me_error_argument(L, "project_id", "project_id must hold 1 to 64 of A-Z a-z 0-9 -");
+    if (!t->project_id && !(t->region && t->iam.url))
+        me_error_argument(L, "project_id", "project_id is required " WHERE_PROJECT);
 }
 
 /* proxy: nil leaves libcurl to the environment, a URL sets one, false
@@ -252,25 +308,27 @@ static void read_proxy(lua_State *L, int idx, me_transport_options *o)
     o->proxy_mode = o->proxy ? ME_PROXY_URL : ME_PROXY_ENV;
 }
 
-void me_config_read(lua_State *L, int idx, me_config *c)
+/* Refuse a field that is not in `keys`. */
+static void check_keys(lua_State *L, int idx, const char *const *keys, const char *what)
 {
-    me_target *t = &c->target;
     int i;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         int known = 0;
-        for (i = 0; key && CONFIG_KEYS[i]; i++)
-            known |= strcmp(key, CONFIG_KEYS[i]) == 0;
+        for (i = 0; key && keys[i]; i++)
+            known |= strcmp(key, keys[i]) == 0;
         lua_pop(L, 1);
         if (!known)
-            me_error_argument(L, key ? key : "config", "unknown configuration field '%.64s'",
+            me_error_argument(L, key ? key : "config", "unknown %s field '%.64s'", what,
                               key ? key : "(not a string)");
     }
-    read_endpoint(L, idx, t);
-    read_credentials(L, idx, t);
-    t->language = config_string(L, idx, "language", 0);
+}
+
+/* What every connection needs: user agent, TLS, proxy, timeouts, retries. */
+static void read_transport(lua_State *L, int idx, me_config *c)
+{
+    me_target *t = &c->target;
     t->user_agent = config_string(L, idx, "user_agent", 0);
     if (!t->user_agent) {
         const char *ua = "modelarts-events-lua/" ME_VERSION;
@@ -291,6 +349,79 @@ void me_config_read(lua_State *L, int idx, me_config *c)
         me_error_argument(L, "insecure", "insecure must be a boolean");
     c->transport.insecure = lua_toboolean(L, -1);
     lua_pop(L, 1);
+}
+
+void me_config_read(lua_State *L, int idx, me_config *c)
+{
+    me_target *t = &c->target;
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    t->functions = LUA_NOREF;
+    check_keys(L, idx, CONFIG_KEYS, "configuration");
+    read_endpoint(L, idx, t);
+    read_credentials(L, idx, t);
+    t->language = config_string(L, idx, "language", 0);
+    read_transport(L, idx, c);
+}
+
+/* Transport settings every one-off call takes. */
+#define TRANSPORT_KEYS "timeout", "connect_timeout", "retries", "ca_file", "insecure", "proxy", \
+                       "user_agent", "max_body"
+
+/* Set the target's endpoint to url (copied), split; raises naming field. */
+static void service_endpoint(lua_State *L, me_target *t, const char *url, const char *field)
+{
+    me_endpoint e;
+    t->endpoint = copy_string(L, url, strlen(url));
+    e.url = t->endpoint;
+    e.authority = e.path_prefix = NULL;
+    if (split_endpoint(L, &e) != 0)
+        me_error_argument(L, field, "%s " URL_RULES, field);
+    t->authority = e.authority;
+    t->path_prefix = e.path_prefix;
+}
+
+void me_config_read_login(lua_State *L, int idx, me_config *c)
+{
+    static const char *const keys[] = {"iam_endpoint", "region", "domain", "user", "password",
+                                       "project_id", "project", TRANSPORT_KEYS, NULL};
+    me_target *t = &c->target;
+    char *url;
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    t->functions = LUA_NOREF;
+    check_keys(L, idx, keys, "me.iam_token");
+    read_region(L, idx, t);
+    url = config_string(L, idx, "iam_endpoint", 0);
+    if (!url && !t->region)
+        me_error_argument(L, "iam_endpoint", "iam_endpoint or region is required (IAM's URL, "
+                          "or the region whose IAM to ask)");
+    if (!url) {
+        char fallback[128];
+        snprintf(fallback, sizeof fallback, "https://iam.%s.myhuaweicloud.com", t->region);
+        service_endpoint(L, t, fallback, "region");
+    } else {
+        /* (kept in iam.url, where me_config_free frees it) */
+        t->iam.url = url;
+        service_endpoint(L, t, url, "iam_endpoint");
+    }
+    read_transport(L, idx, c);
+}
+
+void me_config_read_securitykey(lua_State *L, int idx, me_config *c)
+{
+    static const char *const keys[] = {"endpoint", TRANSPORT_KEYS, NULL};
+    me_target *t = &c->target;
+    char *url;
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    t->functions = LUA_NOREF;
+    check_keys(L, idx, keys, "metadata");
+    url = config_string(L, idx, "endpoint", 0);
+    t->iam.url = url; /* (kept where me_config_free frees it) */
+    service_endpoint(L, t, url ? url : ME_METADATA_ENDPOINT, "endpoint");
+    read_transport(L, idx, c);
+    /* The metadata service is link-local: never through a proxy, unless
+     * one is asked for by name. */
+    if (c->transport.proxy_mode == ME_PROXY_ENV)
+        c->transport.proxy_mode = ME_PROXY_NONE;
 }
 
 /* ---- configuration from the environment --------------------------------- */
@@ -316,22 +447,137 @@ static int has_field(lua_State *L, int config, const char *key)
     return has;
 }
 
+/* Copy the connection settings of config into the options table at the top
+ * (a login or the metadata service connects the same way). */
+static void copy_connection(lua_State *L, int config, int proxy)
+{
+    static const char *const keys[] = {"timeout", "connect_timeout", "retries", "ca_file",
+                                       "insecure", "user_agent", NULL};
+    int i;
+    for (i = 0; keys[i]; i++) {
+        lua_getfield(L, config, keys[i]);
+        lua_setfield(L, -2, keys[i]);
+    }
+    if (proxy) {
+        lua_getfield(L, config, "proxy");
+        lua_setfield(L, -2, "proxy");
+    }
+}
+
+/* A password login from HUAWEICLOUD_SDK_DOMAIN, _USER and _PASSWORD, if all
+ * are set: config.token becomes a renewing token function (and, without a
+ * project id, the login happens now, to learn it). Returns whether. */
+static int env_login(lua_State *L, int config, int decoder)
+{
+    static const char *const fields[][2] = {{"domain", "HUAWEICLOUD_SDK_DOMAIN"},
+                                            {"user", "HUAWEICLOUD_SDK_USER"},
+                                            {"password", "HUAWEICLOUD_SDK_PASSWORD"}};
+    static const char *const copied[] = {"iam_endpoint", "region", "project_id", NULL};
+    int i;
+    for (i = 0; i < 3; i++) {
+        const char *v = getenv(fields[i][1]);
+        if (!v || !*v)
+            return 0;
+    }
+    lua_newtable(L);
+    for (i = 0; i < 3; i++) {
+        lua_pushstring(L, getenv(fields[i][1]));
+        lua_setfield(L, -2, fields[i][0]);
+    }
+    for (i = 0; copied[i]; i++) {
+        lua_getfield(L, config, copied[i]);
+        lua_setfield(L, -2, copied[i]);
+    }
+    copy_connection(L, config, 1);
+    me_push_token_source(L, -1, decoder);
+    if (!has_field(L, config, "project_id")) {
+        /* the token's scope tells the project */
+        lua_pushvalue(L, -1);
+        lua_call(L, 0, 3);
+        lua_setfield(L, config, "project_id");
+        lua_pop(L, 2);
+    }
+    lua_setfield(L, config, "token");
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* The metadata service, if asked for (overrides.metadata: true, its URL or
+ * the options of me.metadata_credentials; else HUAWEICLOUD_SDK_METADATA: 1,
+ * true or its URL): config.ak, sk and security_token become functions. */
+static void metadata(lua_State *L, int config, int decoder, int have_auth)
+{
+    const char *env = getenv("HUAWEICLOUD_SDK_METADATA");
+    int asked;
+    lua_getfield(L, config, "metadata");
+    lua_pushnil(L);
+    lua_setfield(L, config, "metadata"); /* not a field of me.new */
+    if (lua_isnil(L, -1) && env && *env) {
+        lua_pop(L, 1);
+        if (strcmp(env, "1") == 0 || strcmp(env, "true") == 0)
+            lua_pushboolean(L, 1);
+        else
+            lua_pushstring(L, env);
+    }
+    asked = lua_toboolean(L, -1);
+    if (!asked || have_auth) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (lua_istable(L, -1)) {
+        lua_newtable(L);
+        me_table_copy(L, -2, -1);
+    } else {
+        lua_newtable(L);
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            lua_pushvalue(L, -2);
+            lua_setfield(L, -2, "endpoint");
+        } else if (!lua_isboolean(L, -2)) {
+            me_error_argument(L, "metadata", "metadata must be true, the metadata service's "
+                              "URL or a table of options");
+        }
+        copy_connection(L, config, 0);
+    }
+    me_push_metadata_credentials(L, -1, decoder);
+    lua_getfield(L, -1, "ak");
+    lua_setfield(L, config, "ak");
+    lua_getfield(L, -1, "sk");
+    lua_setfield(L, config, "sk");
+    lua_getfield(L, -1, "security_token");
+    lua_setfield(L, config, "security_token");
+    lua_pop(L, 3);
+}
+
 /***
- * A configuration for `new` from the environment: MODELARTS_ENDPOINT,
- * HUAWEICLOUD_SDK_REGION, HUAWEICLOUD_SDK_PROJECT_ID, HUAWEICLOUD_SDK_AK,
- * _SK, _SECURITY_TOKEN and MODELARTS_TOKEN, each unless `overrides` sets
- * the field (an endpoint or region in `overrides` wins over
- * MODELARTS_ENDPOINT; the region is still taken, to name it). Values pass
- * through unchanged; `new` checks them and says what is missing. Proxies
- * need nothing here: with `proxy` unset the client honours `https_proxy`,
- * `http_proxy` and `no_proxy` as curl does.
+ * A configuration for `new` from the environment. For each field: what
+ * `overrides` sets, else the environment, else (only when asked for) the
+ * metadata service.
+ *
+ * Where: MODELARTS_ENDPOINT (unless `overrides` gives an endpoint or a
+ * region), HUAWEICLOUD_SDK_REGION (taken even beside an endpoint, to name
+ * the region), HUAWEICLOUD_SDK_PROJECT_ID, HUAWEICLOUD_SDK_IAM_ENDPOINT.
+ *
+ * Who, the first way that is complete: a token or AK/SK in `overrides`;
+ * HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (with
+ * HUAWEICLOUD_SDK_SECURITY_TOKEN); MODELARTS_TOKEN; a password login from
+ * HUAWEICLOUD_SDK_DOMAIN (the account), HUAWEICLOUD_SDK_USER and
+ * HUAWEICLOUD_SDK_PASSWORD (`token` becomes an `iam_token_source` scoped to
+ * the project id, else to the region's project; without a project id it
+ * logs in now, to learn it); then, when `overrides.metadata` is true (or
+ * the service's URL, or a table of `metadata_credentials` options) or
+ * HUAWEICLOUD_SDK_METADATA is 1, true or the service's URL, temporary AK/SK
+ * from the metadata service (`ak`, `sk`, `security_token` become
+ * `metadata_credentials` functions). Other values pass through unchanged;
+ * `new` checks them and says what is missing. Proxies need nothing here:
+ * with `proxy` unset the client honours `https_proxy`, `http_proxy` and
+ * `no_proxy` as curl does.
  * @function config_from_env
- * @tparam[opt] table overrides
+ * @tparam[opt] table overrides fields of `new`, plus `metadata`
  * @treturn table
  */
 int me_config_from_env(lua_State *L)
 {
-    int config;
+    int config, have_auth;
     if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
         me_error_argument(L, "overrides", "overrides must be a table");
     lua_settop(L, 1);
@@ -343,17 +589,25 @@ int me_config_from_env(lua_State *L)
     if (!has_field(L, config, "endpoint") && !has_field(L, config, "region"))
         env_field(L, config, "endpoint", "MODELARTS_ENDPOINT");
     env_field(L, config, "region", "HUAWEICLOUD_SDK_REGION");
-    /* One way to authenticate: what overrides chose, else AK/SK, else token. */
-    if (!has_field(L, config, "token") && !has_field(L, config, "ak") &&
-        !has_field(L, config, "sk")) {
+    env_field(L, config, "iam_endpoint", "HUAWEICLOUD_SDK_IAM_ENDPOINT");
+    /* One way to authenticate: what overrides chose, else the environment's. */
+    have_auth = has_field(L, config, "token") || has_field(L, config, "ak") ||
+                has_field(L, config, "sk");
+    if (!have_auth) {
         const char *ak = getenv("HUAWEICLOUD_SDK_AK"), *sk = getenv("HUAWEICLOUD_SDK_SK");
+        const char *token = getenv("MODELARTS_TOKEN");
+        have_auth = 1;
         if (ak && *ak && sk && *sk) {
             env_field(L, config, "ak", "HUAWEICLOUD_SDK_AK");
             env_field(L, config, "sk", "HUAWEICLOUD_SDK_SK");
             env_field(L, config, "security_token", "HUAWEICLOUD_SDK_SECURITY_TOKEN");
-        } else {
+        } else if (token && *token) {
             env_field(L, config, "token", "MODELARTS_TOKEN");
+        } else {
+            have_auth = env_login(L, config, lua_upvalueindex(1));
         }
     }
+    metadata(L, config, lua_upvalueindex(1), have_auth);
+    lua_settop(L, config);
     return 1;
 }

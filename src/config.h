@@ -18,8 +18,17 @@ typedef struct me_config {
  * field. What was copied before an error stays in c: the caller frees it
  * with me_config_free (the client's __gc does). */
 void me_config_read(lua_State *L, int idx, me_config *c);
-/* Free every copy, wiping secrets; c is then empty (endpoint NULL). */
-void me_config_free(me_config *c);
+/* The same for a one-off call: a password login (me.iam_token's options:
+ * the target's endpoint is IAM's) or the metadata service's security key
+ * (endpoint; default ME_METADATA_ENDPOINT, no proxy unless named). */
+void me_config_read_login(lua_State *L, int idx, me_config *c);
+void me_config_read_securitykey(lua_State *L, int idx, me_config *c);
+
+#define ME_METADATA_ENDPOINT "http://169.254.169.254"
+
+/* Free every copy, wiping secrets, and the references to functions; c is
+ * then empty (endpoint NULL). */
+void me_config_free(lua_State *L, me_config *c);
 
 /* me.config_from_env([overrides]) -> config table */
 int me_config_from_env(lua_State *L);

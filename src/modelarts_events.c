@@ -18,14 +18,18 @@
 #include "config.h"
 #include "decode.h"
 #include "error.h"
+#include "interrupt.h"
 #include "pager.h"
 #include "sign.h"
+#include "sources.h"
 #include "system.h"
 #include "util.h"
 #include "version.h"
 
 /***
- * Sleep, blocking the whole process: for scripts, never inside nginx.
+ * Sleep, blocking the whole process: for scripts, never inside nginx. A
+ * Ctrl-C ends it at once under an interpreter that handles SIGINT (lua.c,
+ * luajit.c): it raises "interrupted!" as the interpreter would.
  * @function sleep
  * @tparam number seconds finite; nothing happens for 0 or less
  */
@@ -34,9 +38,12 @@ static int me_sleep(lua_State *L)
     double s = lua_type(L, 1) == LUA_TNUMBER ? lua_tonumber(L, 1) : 0.0 / 0.0;
     if (s != s || s - s != 0) /* NaN or infinite */
         me_error_argument(L, "seconds", "me.sleep: seconds must be a finite number");
-    for (; s > 86400; s -= 86400)
-        me_sleep_seconds(86400);
-    me_sleep_seconds(s);
+    for (; s > 0; s -= 86400) {
+        if (me_sleep_interruptible(s > 86400 ? 86400 : s)) {
+            lua_pushliteral(L, "interrupted!");
+            return lua_error(L);
+        }
+    }
     return 0;
 }
 
@@ -44,17 +51,12 @@ static int me_sleep(lua_State *L)
  * settings of other users of cjson are neither changed nor relied on. */
 static void push_decoder(lua_State *L)
 {
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "cjson.safe");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "new");
-    lua_call(L, 0, 1);
+    me_push_cjson(L);
     lua_getfield(L, -1, "decode_max_depth");
     lua_pushinteger(L, ME_DECODE_MAX_DEPTH);
     lua_call(L, 1, 0);
     lua_getfield(L, -1, "decode");
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    lua_remove(L, -2);
 }
 
 int luaopen_modelarts_events(lua_State *L)
@@ -65,6 +67,10 @@ int luaopen_modelarts_events(lua_State *L)
         {"sign", me_sign_lua},
         {"sleep", me_sleep},
         {"config_from_env", me_config_from_env},
+        {"iam_token", me_iam_token_lua},
+        {"iam_token_source", me_iam_token_source_lua},
+        {"metadata_security_key", me_metadata_security_key_lua},
+        {"metadata_credentials", me_metadata_credentials_lua},
         {"error", me_error_new_lua},
         {"isatty", me_isatty_lua},
         {"monotonic", me_monotonic_lua},

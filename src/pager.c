@@ -36,12 +36,14 @@
 
 #include "compat.h"
 #include "error.h"
+#include "iam.h"
 #include "util.h"
 
 #define BACKOFF_BASE 0.5   /* seconds before the first retry, at most */
 #define BACKOFF_CAP 30.0   /* the longest wait between two attempts */
 #define RETRY_AFTER_CAP 120.0
 #define MAX_STALLS 8       /* deliveries in a row that bring nothing new */
+#define RETRY_NOTES 16     /* retries kept for the driver to report */
 
 enum { SLOT_PENDING, SLOT_INFLIGHT, SLOT_WAITING, SLOT_READY };
 
@@ -58,13 +60,19 @@ typedef struct me_slot {
     long long server_now;    /* from the answer's Date header, ms; -1 unknown */
     int ref;                 /* the page or error once READY */
     int is_error;
+    double first_sent;       /* when its first attempt was sent (monotonic s) */
 } me_slot;
 
 struct me_pager {
     enum me_pager_kind kind;
-    const me_target *target;
+    me_target *target;
     int client_ref, keep_ref;    /* the client, and the params copy + job id */
-    const char *job_id;
+    const char *job_id;          /* (a login or security key: the path) */
+    const char *body;            /* a login's body, kept by keep_ref */
+    size_t body_len;
+    me_slot iam;                 /* the project id, while the target has none */
+    me_secrets secrets;          /* what requests were sent with, for redaction */
+    int notes_ref;               /* retries scheduled, for the driver to report */
     me_query q;                  /* as sent: limit and window as they stand */
     int retries, desc, user_window, over;
     long next_ticket;
@@ -129,6 +137,12 @@ static void init_slot(me_slot *s)
     s->server_now = -1;
 }
 
+/* Kinds whose requests go to the API, with the project id in the path. */
+static int needs_project(const me_pager *p)
+{
+    return p->kind <= ME_PAGER_PROJECT && !p->target->project_id;
+}
+
 static void clear_slot(lua_State *L, me_slot *s)
 {
     luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
@@ -144,19 +158,21 @@ static void drop_queue(lua_State *L, me_pager *p)
     p->count = 0;
 }
 
-me_pager *me_pager_push(lua_State *L, int client, const me_target *target, int job,
+me_pager *me_pager_push(lua_State *L, int client, me_target *target, int job,
                         int params, enum me_pager_kind kind, int concurrency, int retries)
 {
     me_pager *p;
     me_slot *slots;
     long i, width = kind == ME_PAGER_EVENTS ? (concurrency < 1 ? 1 : concurrency) : 1;
     int iterating = kind == ME_PAGER_EVENTS;
+    int query = kind == ME_PAGER_LIST || kind == ME_PAGER_EVENTS;
     client = client < 0 ? lua_gettop(L) + client + 1 : client;
     job = job < 0 ? lua_gettop(L) + job + 1 : job;
     params = params < 0 ? lua_gettop(L) + params + 1 : params;
 
-    me_job_id_check(L, job);
-    if (kind != ME_PAGER_JOB) {
+    if (kind <= ME_PAGER_JOB)
+        me_job_id_check(L, job);
+    if (query) {
         me_query probe;
         me_query_check(L, params, &probe, iterating);
     }
@@ -167,10 +183,14 @@ me_pager *me_pager_push(lua_State *L, int client, const me_target *target, int j
     lua_pushvalue(L, job);
     lua_rawseti(L, -2, 1);
     lua_newtable(L);
-    if (kind != ME_PAGER_JOB && lua_istable(L, params))
+    if (query && lua_istable(L, params))
         me_table_copy(L, params, -1);
     lua_pushvalue(L, -1);
     lua_rawseti(L, -3, 2);
+    if (kind == ME_PAGER_LOGIN && lua_type(L, params) == LUA_TSTRING) {
+        lua_pushvalue(L, params);
+        lua_rawseti(L, -3, 3);
+    }
 
     /* Allocated before any reference is taken, so that a failure leaks none. */
     slots = (me_slot *)calloc((size_t)width, sizeof *slots);
@@ -183,12 +203,18 @@ me_pager *me_pager_push(lua_State *L, int client, const me_target *target, int j
     for (i = 0; i < width; i++)
         init_slot(&slots[i]);
     init_slot(&p->probe);
-    p->client_ref = p->keep_ref = p->prev_ref = LUA_NOREF;
+    init_slot(&p->iam);
+    me_secrets_init(&p->secrets);
+    p->client_ref = p->keep_ref = p->prev_ref = p->notes_ref = LUA_NOREF;
     luaL_getmetatable(L, ME_PAGER_MT);
     lua_setmetatable(L, -2);
     /* stack: keep, params copy, pager */
-    if (kind != ME_PAGER_JOB)
+    if (query)
         me_query_check(L, -2, &p->q, iterating);
+    lua_rawgeti(L, -3, 3);
+    if (lua_type(L, -1) == LUA_TSTRING)
+        p->body = lua_tolstring(L, -1, &p->body_len);
+    lua_pop(L, 1);
     lua_pushvalue(L, -3);
     p->keep_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, client);
@@ -220,6 +246,12 @@ me_pager *me_pager_push(lua_State *L, int client, const me_target *target, int j
     return p;
 }
 
+void me_pager_add_secret(me_pager *p, const char *secret)
+{
+    if (secret && *secret)
+        me_secrets_keep(&p->secrets, secret, strlen(secret));
+}
+
 void me_pager_set_release(me_pager *p, me_pager_release_fn fn, void *ctx)
 {
     p->release = fn;
@@ -241,6 +273,8 @@ static long long end_position(const me_pager *p)
 static int wanted(const me_pager *p)
 {
     if (p->over || p->probing || p->count >= p->width)
+        return 0;
+    if (p->kind == ME_PAGER_PROJECT)
         return 0;
     if (p->kind != ME_PAGER_EVENTS)
         return p->count == 0 && !p->started;
@@ -271,21 +305,51 @@ static long long wire_offset(const me_pager *p, long long position)
     return p->offset_mode == OFFSET_PAGES ? position / p->q.limit : position;
 }
 
-static enum me_next send(me_pager *p, me_slot *s, long long wire, me_request *req, long *seq,
-                         const char **err)
+/* Build the request of slot s: the credentials resolved now (functions
+ * called), then the request its kind sends. 0, or -1 with the error pushed. */
+static int build(lua_State *L, me_pager *p, int given, me_slot *s, long long wire,
+                 me_request *req)
 {
-    const me_query *q = p->kind == ME_PAGER_JOB ? NULL : &p->q;
-    if (me_request_build(req, p->target, p->job_id, q, wire, err) != 0)
+    me_creds creds;
+    me_endpoint base;
+    const char *err = NULL;
+    int rc;
+    memset(&creds, 0, sizeof creds);
+    if (p->kind <= ME_PAGER_PROJECT &&
+        me_creds_resolve(L, p->target, given, &p->secrets, &creds) != 0)
+        return -1;
+    base.url = p->target->endpoint;
+    base.authority = p->target->authority;
+    base.path_prefix = p->target->path_prefix;
+    if (s == &p->iam)
+        rc = me_request_build_projects(req, p->target, &creds, &err);
+    else if (p->kind == ME_PAGER_LOGIN || p->kind == ME_PAGER_SECURITYKEY)
+        rc = me_request_build_plain(req, &base, p->job_id, p->target->user_agent, p->body,
+                                    p->body_len, &err);
+    else
+        rc = me_request_build(req, p->target, &creds, p->job_id,
+                              p->kind == ME_PAGER_JOB ? NULL : &p->q, wire, &err);
+    if (rc != 0)
+        me_error_pushf(L, "invalid_argument", "cannot build a request: %s", err);
+    return rc;
+}
+
+static enum me_next send(lua_State *L, me_pager *p, int given, me_slot *s, long long wire,
+                         me_request *req, long *seq)
+{
+    if (build(L, p, given, s, wire, req) != 0)
         return ME_FAIL;
     s->state = SLOT_INFLIGHT;
-    s->attempts++;
-    s->ticket = ++p->next_ticket;
+    if (s->attempts++ == 0)
+        s->first_sent = now_seconds();
+    /* internal requests (IAM) count down, the pages' up */
+    s->ticket = s == &p->iam ? -(++p->next_ticket) : ++p->next_ticket;
     *seq = s->ticket;
     return ME_SEND;
 }
 
-enum me_next me_pager_next(me_pager *p, me_request *req, long *seq, double *wait,
-                           const char **err)
+enum me_next me_pager_next(lua_State *L, me_pager *p, int creds, me_request *req, long *seq,
+                           double *wait)
 {
     long i;
     double now = 0, soonest = -1;
@@ -294,13 +358,25 @@ enum me_next me_pager_next(me_pager *p, me_request *req, long *seq, double *wait
         return ME_DONE;
     if (!p->target->endpoint) {
         /* The client was closed: its settings (and secrets) are gone. */
-        *err = "the client was closed";
+        me_error_pushf(L, "invalid_argument", "cannot go on: the client was closed");
         return ME_FAIL;
+    }
+    creds = creds < 0 ? lua_gettop(L) + creds + 1 : creds;
+    if (needs_project(p)) {
+        /* Nothing goes to the API before IAM has told the project id. */
+        wake(&p->iam, &now, &soonest);
+        if (p->iam.state == SLOT_PENDING)
+            return send(L, p, creds, &p->iam, 0, req, seq);
+        if (p->iam.state == SLOT_WAITING) {
+            *wait = soonest;
+            return ME_WAIT;
+        }
+        return ME_IDLE;
     }
     if (p->probing) {
         wake(&p->probe, &now, &soonest);
         if (p->probe.state == SLOT_PENDING)
-            return send(p, &p->probe, 1, req, seq, err);
+            return send(L, p, creds, &p->probe, 1, req, seq);
         inflight |= p->probe.state == SLOT_INFLIGHT;
         ready |= p->probe.state == SLOT_READY;
     }
@@ -309,7 +385,7 @@ enum me_next me_pager_next(me_pager *p, me_request *req, long *seq, double *wait
         me_slot *s = queued(p, i);
         wake(s, &now, &soonest);
         if (s->state == SLOT_PENDING)
-            return send(p, s, wire_offset(p, s->offset), req, seq, err);
+            return send(L, p, creds, s, wire_offset(p, s->offset), req, seq);
         inflight |= s->state == SLOT_INFLIGHT;
         ready |= s->state == SLOT_READY;
     }
@@ -318,7 +394,7 @@ enum me_next me_pager_next(me_pager *p, me_request *req, long *seq, double *wait
         init_slot(s);
         s->offset = p->plan;
         p->plan += p->step;
-        return send(p, s, wire_offset(p, s->offset), req, seq, err);
+        return send(L, p, creds, s, wire_offset(p, s->offset), req, seq);
     }
     if (inflight)
         return ME_IDLE;
@@ -334,8 +410,10 @@ enum me_next me_pager_next(me_pager *p, me_request *req, long *seq, double *wait
 static me_slot *slot_of_ticket(me_pager *p, long ticket)
 {
     long i;
-    if (p->over || ticket <= 0)
+    if (p->over || ticket == 0)
         return NULL;
+    if (ticket < 0)
+        return p->iam.ticket == ticket && p->iam.state == SLOT_INFLIGHT ? &p->iam : NULL;
     if (p->probing && p->probe.ticket == ticket && p->probe.state == SLOT_INFLIGHT)
         return &p->probe;
     for (i = 0; i < p->count; i++) {
@@ -376,17 +454,65 @@ static long long http_date_ms(const char *v)
 }
 
 /* The error is at the top of the stack: retry, or keep it as the result. */
+/* Keep note of a retry (the error at the top of the stack, and the delay)
+ * for the driver to report. */
+static void note_retry(lua_State *L, me_pager *p, double delay)
+{
+    size_t n;
+    if (p->notes_ref == LUA_NOREF) {
+        lua_newtable(L);
+        p->notes_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->notes_ref);
+    n = me_rawlen(L, -1);
+    if (n >= RETRY_NOTES) {
+        /* the oldest goes */
+        size_t i;
+        for (i = 1; i < n; i++) {
+            lua_rawgeti(L, -1, (int)i + 1);
+            lua_rawseti(L, -2, (int)i);
+        }
+        n--;
+    }
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, -3);
+    lua_rawseti(L, -2, 1);
+    lua_pushnumber(L, delay);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, (int)n + 1);
+    lua_pop(L, 1);
+}
+
+int me_pager_push_retries(lua_State *L, me_pager *p)
+{
+    int n;
+    if (p->notes_ref == LUA_NOREF)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->notes_ref);
+    n = (int)me_rawlen(L, -1);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->notes_ref);
+    p->notes_ref = LUA_NOREF;
+    if (n == 0)
+        lua_pop(L, 1);
+    return n;
+}
+
+/* Blank out, from the error at the top of the stack, every secret this
+ * pager's requests carried: servers echo what they were sent (the
+ * gateway's signature errors quote the canonical request, security token
+ * included). */
+static void redact(lua_State *L, me_pager *p)
+{
+    const char *secrets[4 + ME_SECRETS_KEPT];
+    int n = me_secrets_list(p->target, &p->secrets, secrets);
+    me_error_redact(L, -1, secrets, n);
+}
+
 static void settle_error(lua_State *L, me_pager *p, me_slot *s, const char *retry_after)
 {
-    const char *secrets[3];
     double delay = retry_after_seconds(retry_after);
     int retryable;
-    /* Servers echo what they were sent (the gateway's signature errors quote
-     * the canonical request, security token included). */
-    secrets[0] = p->target->token;
-    secrets[1] = p->target->sk;
-    secrets[2] = p->target->security_token;
-    me_error_redact(L, -1, secrets, 3);
+    redact(L, p);
     if (delay >= 0) {
         /* for callers that pace themselves, as follow mode does */
         lua_pushnumber(L, delay < RETRY_AFTER_CAP ? delay : RETRY_AFTER_CAP);
@@ -405,29 +531,60 @@ static void settle_error(lua_State *L, me_pager *p, me_slot *s, const char *retr
         }
         s->state = SLOT_WAITING;
         s->retry_at = now_seconds() + delay;
+        note_retry(L, p, delay);
         lua_pop(L, 1);
         return;
     }
     if (s->attempts > 1) {
+        /* how long it tried: from the first attempt's send to this answer */
+        double elapsed = now_seconds() - s->first_sent;
+        char took[64];
+        snprintf(took, sizeof took, "%.1f", elapsed);
         lua_getfield(L, -1, "message");
-        lua_pushfstring(L, "%s (after %d attempts)", lua_tostring(L, -1), s->attempts);
+        lua_pushfstring(L, "%s (after %d attempts over %s s)", lua_tostring(L, -1), s->attempts,
+                        took);
         lua_setfield(L, -3, "message");
         lua_pop(L, 1);
         me_pushinteger(L, s->attempts);
         lua_setfield(L, -2, "attempts");
+        lua_pushnumber(L, elapsed);
+        lua_setfield(L, -2, "elapsed");
     }
     s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     s->is_error = 1;
     s->state = SLOT_READY;
 }
 
+/* Decode what IAM or the metadata service answered: 1 with the value
+ * pushed, or 0 with the error. */
+static int decode_service(lua_State *L, me_pager *p, me_slot *s, int decoder,
+                          const me_response *r)
+{
+    me_iam_response ir;
+    ir.status = r->status;
+    ir.body = r->body;
+    ir.len = r->len;
+    ir.request_id = r->request_id;
+    ir.subject_token = r->subject_token;
+    if (s == &p->iam)
+        return me_iam_decode_projects(L, decoder, &ir, p->target->region);
+    if (p->kind == ME_PAGER_LOGIN)
+        return me_iam_decode_token(L, decoder, &ir);
+    return me_iam_decode_securitykey(L, decoder, &ir);
+}
+
 void me_pager_feed(lua_State *L, me_pager *p, int decoder, long seq, const me_response *r)
 {
     me_slot *s = slot_of_ticket(p, seq);
     enum me_shape shape = p->kind == ME_PAGER_JOB ? ME_SHAPE_JOB : ME_SHAPE_PAGE;
+    int decoded;
     if (!s)
         return;
-    if (me_decode(L, decoder, shape, r->status, r->body, r->len, r->request_id)) {
+    if (s == &p->iam || p->kind >= ME_PAGER_LOGIN)
+        decoded = decode_service(L, p, s, decoder, r);
+    else
+        decoded = me_decode(L, decoder, shape, r->status, r->body, r->len, r->request_id);
+    if (decoded) {
         s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
         s->is_error = 0;
         s->state = SLOT_READY;
@@ -462,6 +619,7 @@ static void finish(lua_State *L, me_pager *p)
 {
     p->over = 1;
     drop_queue(L, p);
+    clear_slot(L, &p->iam);
     clear_slot(L, &p->probe);
     p->probing = 0;
     luaL_unref(L, LUA_REGISTRYINDEX, p->prev_ref);
@@ -740,12 +898,64 @@ static int deliver(lua_State *L, me_pager *p, me_slot *s)
     return DELIVERED;
 }
 
+void me_pager_stop(lua_State *L, me_pager *p)
+{
+    if (!p->over)
+        finish(L, p);
+}
+
+/* The project id IAM answered: kept for the client's life. Returns 1
+ * (settled: go on), 0 (not yet) or -1 (the error pushed, the pager
+ * finished). */
+static int take_project(lua_State *L, me_pager *p)
+{
+    const char *id;
+    char *copy;
+    if (p->iam.state != SLOT_READY)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->iam.ref);
+    clear_slot(L, &p->iam);
+    if (!lua_isstring(L, -1) && !p->target->project_id) {
+        finish(L, p);
+        return -1;
+    }
+    if (!lua_isstring(L, -1) && p->target->project_id) {
+        lua_pop(L, 1); /* another pager of the client was told already */
+        return 1;
+    }
+    id = lua_tostring(L, -1);
+    if (!p->target->project_id) {
+        /* (another pager of the client may have been told first) */
+        copy = malloc(strlen(id) + 1);
+        if (!copy) {
+            lua_pop(L, 1);
+            me_error_pushf(L, "invalid_argument", "out of memory");
+            finish(L, p);
+            return -1;
+        }
+        strcpy(copy, id);
+        p->target->project_id = copy;
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
 int me_pager_take(lua_State *L, me_pager *p)
 {
     me_slot *s;
     int r;
     if (p->over)
         return 0;
+    if (needs_project(p) || p->iam.state == SLOT_READY) {
+        r = take_project(L, p);
+        if (r <= 0)
+            return r;
+    }
+    if (p->kind == ME_PAGER_PROJECT) {
+        lua_pushstring(L, p->target->project_id);
+        finish(L, p);
+        return 1;
+    }
     if (p->ended_short) {
         finish(L, p);
         push_inconsistent(L, "the pages ended at position %lld while %lld events were owed; "
@@ -806,7 +1016,7 @@ int me_pager_done(const me_pager *p)
 int me_pager_inflight(const me_pager *p)
 {
     long i;
-    int n = p->probing && p->probe.state == SLOT_INFLIGHT;
+    int n = (p->probing && p->probe.state == SLOT_INFLIGHT) + (p->iam.state == SLOT_INFLIGHT);
     for (i = 0; i < p->count; i++)
         n += p->slots[(p->head + i) % p->width].state == SLOT_INFLIGHT;
     return n;
@@ -819,20 +1029,24 @@ static me_pager *check_pager(lua_State *L)
     return (me_pager *)me_check_object(L, 1, ME_PAGER_MT, "pager");
 }
 
-/* pager:next() -> "send", seq, request | "wait", seconds | "idle" | "done";
- * raises an error object when it cannot go on. */
+/* pager:next([creds]) -> "send", seq, request | "wait", seconds | "idle" |
+ * "done"; raises an error object when it cannot go on. `creds`: strings
+ * { token, ak, sk, security_token } for this request instead of the
+ * client's own. */
 static int pager_next(lua_State *L)
 {
     me_pager *p = check_pager(L);
     me_request req;
     long seq = 0;
     double wait = 0;
-    const char *err = NULL;
     enum me_next what;
     if (!p->slots)
         me_error_raise(L, "invalid_argument", "the pager is closed");
+    if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2))
+        me_error_argument(L, "creds", "pager:next: creds must be a table of strings");
+    lua_settop(L, 2);
     me_request_init(&req);
-    what = me_pager_next(p, &req, &seq, &wait, &err);
+    what = me_pager_next(L, p, lua_istable(L, 2) ? 2 : 0, &req, &seq, &wait);
     switch (what) {
     case ME_SEND:
         lua_pushliteral(L, "send");
@@ -849,7 +1063,7 @@ static int pager_next(lua_State *L)
         return 1;
     case ME_FAIL:
         me_request_free(&req);
-        me_error_raise(L, "invalid_argument", "cannot build a request: %s", err);
+        return lua_error(L);
     default:
         me_request_free(&req);
         lua_pushliteral(L, "done");
@@ -888,6 +1102,7 @@ static int pager_feed(lua_State *L)
         r.request_id = me_header_find(L, 5, "x-request-id");
         r.retry_after = me_header_find(L, 5, "retry-after");
         r.date = me_header_find(L, 5, "date");
+        r.subject_token = me_header_find(L, 5, "x-subject-token");
         me_pager_feed(L, p, lua_upvalueindex(1), seq, &r);
     }
     return 0;
@@ -918,6 +1133,15 @@ static int pager_done(lua_State *L)
     return 1;
 }
 
+/* pager:retries() -> { {err, delay}, ... } scheduled since the last call,
+ * or nil: for drivers that report them (the client's on_retry). */
+static int pager_retries(lua_State *L)
+{
+    if (me_pager_push_retries(L, check_pager(L)) == 0)
+        lua_pushnil(L);
+    return 1;
+}
+
 /* __gc, __close and close(): drop everything, idempotently. */
 static int pager_close(lua_State *L)
 {
@@ -929,9 +1153,11 @@ static int pager_close(lua_State *L)
         p->slots = NULL;
         p->count = 0;
         p->over = 1;
+        me_secrets_free(&p->secrets);
         luaL_unref(L, LUA_REGISTRYINDEX, p->keep_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, p->client_ref);
-        p->keep_ref = p->client_ref = LUA_NOREF;
+        luaL_unref(L, LUA_REGISTRYINDEX, p->notes_ref);
+        p->keep_ref = p->client_ref = p->notes_ref = LUA_NOREF;
     }
     return 0;
 }
@@ -940,6 +1166,7 @@ void me_pager_register(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         {"next", pager_next}, {"feed", pager_feed}, {"take", pager_take},
-        {"done", pager_done}, {"close", pager_close}, {NULL, NULL}};
+        {"done", pager_done}, {"retries", pager_retries}, {"close", pager_close},
+        {NULL, NULL}};
     me_class_register(L, ME_PAGER_MT, methods, pager_close, NULL);
 }

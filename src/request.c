@@ -18,8 +18,10 @@
 
 void me_request_init(me_request *r)
 {
+    r->method = "GET";
     me_buf_init(&r->url);
     me_buf_init(&r->headers);
+    me_buf_init(&r->body);
     r->n_headers = 0;
 }
 
@@ -27,6 +29,10 @@ void me_request_free(me_request *r)
 {
     me_buf_free(&r->url);
     me_buf_free(&r->headers);
+    /* a login's body holds a password */
+    if (r->body.cap)
+        memset(r->body.data, 0, r->body.len);
+    me_buf_free(&r->body);
     r->n_headers = 0;
 }
 
@@ -382,10 +388,19 @@ static void events_query(me_buf *query, const me_query *q, long long offset)
         add_number(query, "start_time", q->start_time);
 }
 
-/* AK/SK: everything sent below Accept and User-Agent is signed, as the
- * official SDKs do. Returns 0 or -1 with *err. */
-static int add_signature(me_request *out, const me_target *t, const me_buf *path,
-                         const me_buf *query, const char *language, const char **err)
+/* What one request signs and sends. */
+typedef struct signing {
+    const char *method;
+    const me_buf *path, *query;       /* path as signed (with the prefix); canonical query */
+    const char *authority;
+    const char *project_id;           /* X-Project-Id, or NULL */
+    const char *language;             /* X-Language, or NULL */
+} signing;
+
+/* The credentials' headers: the token, or (AK/SK) everything sent below
+ * Accept and User-Agent, signed as the official SDKs do. Returns 0 or -1
+ * with *err. */
+static int add_auth(me_request *out, const me_creds *c, const signing *g, const char **err)
 {
     me_header signed_headers[5];
     size_t n = 0, i;
@@ -395,26 +410,37 @@ static int add_signature(me_request *out, const me_target *t, const me_buf *path
     me_signature sig;
     me_sign_input in;
     int rc;
+    if (c->token) {
+        add_header(out, "X-Auth-Token", c->token);
+        if (g->language)
+            add_header(out, "X-Language", g->language);
+        return 0;
+    }
+    if (!c->ak || !c->sk) {
+        *err = "no credentials to send";
+        return -1;
+    }
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
-    signed_headers[n].name = "Host", signed_headers[n++].value = t->authority;
+    signed_headers[n].name = "Host", signed_headers[n++].value = g->authority;
     signed_headers[n].name = "X-Sdk-Date", signed_headers[n++].value = date;
-    signed_headers[n].name = "X-Project-Id", signed_headers[n++].value = t->project_id;
-    if (t->security_token)
-        signed_headers[n].name = "X-Security-Token", signed_headers[n++].value = t->security_token;
-    if (language)
-        signed_headers[n].name = "X-Language", signed_headers[n++].value = language;
-    in.method = "GET";
-    in.path = path->data;
-    in.path_len = path->len;
-    in.query = query->data;
-    in.query_len = query->len;
+    if (g->project_id)
+        signed_headers[n].name = "X-Project-Id", signed_headers[n++].value = g->project_id;
+    if (c->security_token)
+        signed_headers[n].name = "X-Security-Token", signed_headers[n++].value = c->security_token;
+    if (g->language)
+        signed_headers[n].name = "X-Language", signed_headers[n++].value = g->language;
+    in.method = g->method;
+    in.path = g->path->data;
+    in.path_len = g->path->len;
+    in.query = g->query->data;
+    in.query_len = g->query->len;
     in.headers = signed_headers;
     in.n_headers = n;
     in.body = "";
     in.body_len = 0;
     me_signature_init(&sig);
-    rc = me_sign(&sig, &in, t->ak, t->sk, strlen(t->sk), err);
+    rc = me_sign(&sig, &in, c->ak, c->sk, strlen(c->sk), err);
     if (rc == 0) {
         for (i = 0; i < n; i++)
             add_header(out, signed_headers[i].name, signed_headers[i].value);
@@ -424,20 +450,75 @@ static int add_signature(me_request *out, const me_target *t, const me_buf *path
     return rc;
 }
 
-int me_request_build(me_request *out, const me_target *t, const char *job_id,
-                     const me_query *q, long long offset, const char **err)
+/* Start a request: method, URL (base + rest + ?query), Accept, User-Agent. */
+static void begin(me_request *out, const char *method, const char *base, const me_buf *rest,
+                  const me_buf *query, const char *user_agent)
 {
-    me_buf rest, path, query;
-    const char *language = q && q->language ? q->language : t->language;
-    int rc = 0;
-
-    me_buf_init(&rest);
-    me_buf_init(&path);
-    me_buf_init(&query);
+    out->method = method;
     me_buf_reset(&out->url);
     me_buf_reset(&out->headers);
+    if (out->body.cap)
+        memset(out->body.data, 0, out->body.len);
+    me_buf_reset(&out->body);
     out->n_headers = 0;
+    me_buf_adds(&out->url, base);
+    me_buf_add(&out->url, rest->data, rest->len);
+    if (query->len) {
+        me_buf_addc(&out->url, '?');
+        me_buf_add(&out->url, query->data, query->len);
+    }
+    add_header(out, "Accept", "application/json");
+    add_header(out, "User-Agent", user_agent);
+}
 
+static int out_of_memory(const me_request *out, const char **err)
+{
+    if (me_buf_failed(&out->url) || me_buf_failed(&out->headers) || me_buf_failed(&out->body)) {
+        *err = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+/* Build a signed (or token) request to rest?query under the base whose
+ * prefix is given; `headers` says the authority, project and language. */
+static int build_authenticated(me_request *out, const me_creds *c, const char *base,
+                               const char *prefix, const me_buf *rest, const me_buf *query,
+                               const signing *headers, const char *user_agent, const char **err)
+{
+    me_buf path;
+    signing g = *headers;
+    int rc;
+    me_buf_init(&path);
+    me_buf_adds(&path, prefix);
+    me_buf_add(&path, rest->data, rest->len);
+    begin(out, "GET", base, rest, query, user_agent);
+    g.method = "GET";
+    g.path = &path;
+    g.query = query;
+    if (me_buf_failed(rest) || me_buf_failed(&path) || me_buf_failed(query)) {
+        *err = "out of memory";
+        rc = -1;
+    } else {
+        rc = add_auth(out, c, &g, err);
+    }
+    me_buf_free(&path);
+    return rc == 0 ? out_of_memory(out, err) : rc;
+}
+
+int me_request_build(me_request *out, const me_target *t, const me_creds *c,
+                     const char *job_id, const me_query *q, long long offset,
+                     const char **err)
+{
+    me_buf rest, query;
+    signing g;
+    int rc;
+    if (!t->project_id) {
+        *err = "the project id is not known yet";
+        return -1;
+    }
+    me_buf_init(&rest);
+    me_buf_init(&query);
     /* The path below the endpoint's own prefix. */
     me_buf_adds(&rest, "/v2/");
     me_buf_add_pct(&rest, t->project_id, strlen(t->project_id));
@@ -447,44 +528,69 @@ int me_request_build(me_request *out, const me_target *t, const char *job_id,
         me_buf_adds(&rest, "/events");
         events_query(&query, q, offset);
     }
-    me_buf_adds(&path, t->path_prefix);
-    me_buf_add(&path, rest.data, rest.len);
+    memset(&g, 0, sizeof g);
+    g.authority = t->authority;
+    g.project_id = t->project_id;
+    g.language = q && q->language ? q->language : t->language;
+    rc = build_authenticated(out, c, t->endpoint, t->path_prefix, &rest, &query, &g,
+                             t->user_agent, err);
+    me_buf_free(&rest);
+    me_buf_free(&query);
+    return rc;
+}
 
-    me_buf_adds(&out->url, t->endpoint);
-    me_buf_add(&out->url, rest.data, rest.len);
-    if (query.len) {
-        me_buf_addc(&out->url, '?');
-        me_buf_add(&out->url, query.data, query.len);
+int me_request_build_projects(me_request *out, const me_target *t, const me_creds *c,
+                              const char **err)
+{
+    me_buf rest, query;
+    signing g;
+    int rc;
+    if (!t->iam.url || !t->region) {
+        *err = "no IAM endpoint or region to find the project id with";
+        return -1;
     }
-    add_header(out, "Accept", "application/json");
-    add_header(out, "User-Agent", t->user_agent);
-    if (me_buf_failed(&rest) || me_buf_failed(&path) || me_buf_failed(&query)) {
-        *err = "out of memory";
-        rc = -1;
-    } else if (t->token) {
-        add_header(out, "X-Auth-Token", t->token);
-        if (language)
-            add_header(out, "X-Language", language);
-    } else {
-        rc = add_signature(out, t, &path, &query, language, err);
+    me_buf_init(&rest);
+    me_buf_init(&query);
+    me_buf_adds(&rest, "/v3/projects");
+    add_param(&query, "name", t->region, strlen(t->region));
+    memset(&g, 0, sizeof g);
+    g.authority = t->iam.authority;
+    rc = build_authenticated(out, c, t->iam.url, t->iam.path_prefix, &rest, &query, &g,
+                             t->user_agent, err);
+    me_buf_free(&rest);
+    me_buf_free(&query);
+    return rc;
+}
+
+int me_request_build_plain(me_request *out, const me_endpoint *base, const char *path,
+                           const char *user_agent, const char *body, size_t body_len,
+                           const char **err)
+{
+    me_buf rest, query;
+    me_buf_init(&rest);
+    me_buf_init(&query);
+    me_buf_adds(&rest, path);
+    begin(out, body ? "POST" : "GET", base->url, &rest, &query, user_agent);
+    if (body) {
+        add_header(out, "Content-Type", "application/json;charset=UTF-8");
+        me_buf_add(&out->body, body, body_len);
     }
     me_buf_free(&rest);
-    me_buf_free(&path);
     me_buf_free(&query);
-    if (rc == 0 && (me_buf_failed(&out->url) || me_buf_failed(&out->headers))) {
-        *err = "out of memory";
-        rc = -1;
-    }
-    return rc;
+    return out_of_memory(out, err);
 }
 
 void me_request_push(lua_State *L, const me_request *r)
 {
     const char *p = r->headers.data;
     int i;
-    lua_createtable(L, 0, 3);
-    lua_pushliteral(L, "GET");
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, r->method);
     lua_setfield(L, -2, "method");
+    if (strcmp(r->method, "POST") == 0) {
+        lua_pushlstring(L, r->body.data, r->body.len);
+        lua_setfield(L, -2, "body");
+    }
     lua_pushlstring(L, r->url.data, r->url.len);
     lua_setfield(L, -2, "url");
     lua_createtable(L, 0, r->n_headers);

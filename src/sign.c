@@ -1,7 +1,7 @@
 /***
  * SDK-HMAC-SHA256, the request signature of Huawei Cloud's API gateway, with
  * OpenSSL's libcrypto for SHA-256 and HMAC (no hand-written hash).
- * @module modelarts_events
+ * @submodule modelarts_events
  */
 #include "sign.h"
 

@@ -3,7 +3,7 @@
  * that measures elapsed time, the UTC offset of an IANA time zone at an
  * instant (through libc's own zone database), whether a Ctrl-C came, and
  * ignoring Ctrl-C while a program exits.
- * @module modelarts_events
+ * @submodule modelarts_events
  */
 #include <limits.h>
 #include <signal.h>

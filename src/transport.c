@@ -10,12 +10,17 @@
 
 /* A receive buffer larger than this is given back after its transfer. */
 #define KEEP_BUFFER (256 * 1024)
+/* Bytes kept of a header value the client reads (the request id, ...). */
+#define SHORT_VALUE_MAX 200
+/* IAM tokens are long (several KB): kept whole, up to this. */
+#define SUBJECT_TOKEN_MAX (64 * 1024)
 
 typedef struct me_transfer {
     CURL *easy;                  /* made per transfer from the template */
     struct curl_slist *headers;
     me_buf body;
     me_buf request_id, retry_after, date;
+    me_buf subject_token;
     size_t max_body;
     int too_large;
     int busy;
@@ -45,14 +50,18 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return me_buf_failed(&x->body) ? 0 : n;
 }
 
-static void header_value(me_buf *out, const char *v, size_t n)
+/* The value of a header line, trimmed; at most `max` bytes are kept (a
+ * longer one is cut, or, with `whole`, dropped). */
+static void header_value(me_buf *out, const char *v, size_t n, size_t max, int whole)
 {
     while (n && (*v == ' ' || *v == '\t'))
         v++, n--;
     while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
         n--;
     me_buf_reset(out);
-    me_buf_add(out, v, n > 200 ? 200 : n);
+    if (n > max && whole)
+        return;
+    me_buf_add(out, v, n > max ? max : n);
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
@@ -64,12 +73,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         me_buf_reset(&x->request_id);
         me_buf_reset(&x->retry_after);
         me_buf_reset(&x->date);
+        me_buf_reset(&x->subject_token);
+    } else if (n > 16 && strncasecmp(data, "X-Subject-Token:", 16) == 0) {
+        /* IAM tokens are long: kept whole, or not at all */
+        header_value(&x->subject_token, data + 16, n - 16, SUBJECT_TOKEN_MAX, 1);
     } else if (n > 13 && strncasecmp(data, "X-Request-Id:", 13) == 0) {
-        header_value(&x->request_id, data + 13, n - 13);
+        header_value(&x->request_id, data + 13, n - 13, SHORT_VALUE_MAX, 0);
     } else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-        header_value(&x->retry_after, data + 12, n - 12);
+        header_value(&x->retry_after, data + 12, n - 12, SHORT_VALUE_MAX, 0);
     } else if (n > 5 && strncasecmp(data, "Date:", 5) == 0) {
-        header_value(&x->date, data + 5, n - 5);
+        header_value(&x->date, data + 5, n - 5, SHORT_VALUE_MAX, 0);
     }
     return n;
 }
@@ -150,6 +163,7 @@ me_transport *me_transport_new(const me_transport_options *o, int handles)
         me_buf_init(&x->request_id);
         me_buf_init(&x->retry_after);
         me_buf_init(&x->date);
+        me_buf_init(&x->subject_token);
         x->max_body = o->max_body;
     }
     return t;
@@ -181,6 +195,7 @@ void me_transport_free(me_transport *t)
         me_buf_free(&x->request_id);
         me_buf_free(&x->retry_after);
         me_buf_free(&x->date);
+        me_buf_free(&x->subject_token);
     }
     if (t->template)
         curl_easy_cleanup(t->template);
@@ -232,6 +247,7 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
     me_buf_reset(&x->request_id);
     me_buf_reset(&x->retry_after);
     me_buf_reset(&x->date);
+    me_buf_reset(&x->subject_token);
     x->too_large = 0;
     x->errbuf[0] = '\0';
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (void *)x);
@@ -240,6 +256,11 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
     curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, (void *)x);
     curl_easy_setopt(x->easy, CURLOPT_URL, req->url.data);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+    if (strcmp(req->method, "POST") == 0) {
+        /* libcurl copies the body: the request may be freed (and wiped) */
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)req->body.len);
+        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, req->body.data);
+    }
     if (curl_multi_add_handle(t->multi, x->easy) != CURLM_OK) {
         release(t, x);
         return -1;
@@ -306,6 +327,7 @@ static void finish_transfer(me_transport *t, me_transfer *x, CURLcode rc, const 
         r.request_id = nonempty(&x->request_id);
         r.retry_after = nonempty(&x->retry_after);
         r.date = nonempty(&x->date);
+        r.subject_token = nonempty(&x->subject_token);
     } else {
         r.fail_kind = fail_kind(rc, x->too_large);
         if (strcmp(r.fail_kind, "too_large") == 0)
@@ -320,6 +342,7 @@ static void finish_transfer(me_transport *t, me_transfer *x, CURLcode rc, const 
     release(t, x);
     done(ctx, &r);
     me_buf_shrink(&x->body, KEEP_BUFFER);
+    me_buf_shrink(&x->subject_token, 0);
 }
 
 /* The multi handle failed as a whole: every transfer ends as a failure
@@ -358,6 +381,13 @@ int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx)
         }
     }
     return running;
+}
+
+void me_transport_wait(me_transport *t, double wait)
+{
+    int numfds, ms = wait > 3600 ? 3600000 : (int)(wait * 1000 + 0.5);
+    if (ms > 0)
+        curl_multi_poll(t->multi, NULL, 0, ms, &numfds);
 }
 
 void me_transport_cancel(me_transport *t, void *owner, void (*dropped)(void *owner, long seq))

@@ -39,6 +39,7 @@ typedef struct me_result {
     const char *request_id;      /* NULL when absent */
     const char *retry_after;     /* NULL when absent */
     const char *date;            /* the Date header, NULL when absent */
+    const char *subject_token;   /* X-Subject-Token (an IAM login), NULL when absent */
 } me_result;
 
 typedef void (*me_on_result)(void *ctx, const me_result *r);
@@ -53,6 +54,10 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
  * libcurl's multi handle itself fails, every transfer finishes as a
  * network failure). Returns the number of transfers still running. */
 int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx);
+/* Wait at most `wait` seconds for activity on the transfers, without
+ * processing any (me_transport_run does): for a driver that checks
+ * something (a Ctrl-C) between short waits. */
+void me_transport_wait(me_transport *t, double wait);
 /* Drop the transfers of one owner (NULL: all), calling dropped() for each. */
 void me_transport_cancel(me_transport *t, void *owner,
                          void (*dropped)(void *owner, long seq));

@@ -79,6 +79,16 @@ void me_class_register(lua_State *L, const char *name, const luaL_Reg *methods,
     lua_pop(L, 1);
 }
 
+void me_push_cjson(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson.safe");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "new");
+    lua_call(L, 0, 1);
+    lua_remove(L, -2);
+}
+
 long long me_clamp_ll(double v, long long lo, long long hi)
 {
     if (!(v >= (double)lo))

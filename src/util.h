@@ -26,6 +26,11 @@ void me_table_copy(lua_State *L, int from, int to);
 void me_class_register(lua_State *L, const char *name, const luaL_Reg *methods,
                        lua_CFunction close_fn, lua_CFunction tostring_fn);
 
+/* Push a fresh instance of lua-cjson's cjson.safe (required, never
+ * copied): its settings are ours alone, neither changing nor relying on
+ * those of other users of cjson. */
+void me_push_cjson(lua_State *L);
+
 /* Does s[0..n) hold a byte below 0x20 or DEL? Such bytes never reach a
  * header or a URL. */
 int me_has_control_byte(const char *s, size_t n);

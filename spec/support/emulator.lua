@@ -42,8 +42,22 @@ end
 --- {requests, connections} the emulator counted since the last reset.
 function M.stats() return assert(cjson.decode(get("/_emulator/stats"))) end
 function M.reset() get("/_emulator/reset", "POST") end
+--- Change the emulator's settings, e.g. { metadata_ttl = 3 } (reset clears them).
+function M.configure(settings)
+  local query = {}
+  for k, v in pairs(settings) do query[#query + 1] = k .. "=" .. tostring(v) end
+  get("/_emulator/config?" .. table.concat(query, "&"), "POST")
+end
 --- The last API request the emulator received: method, uri, args, headers.
 function M.last() return assert(cjson.decode(get("/_emulator/last"))) end
+
+--- Every string an error object holds, and its tostring, in one text: a
+-- secret must be absent from it.
+function M.error_texts(err)
+  local out = { tostring(err) }
+  for k, v in pairs(err) do out[#out + 1] = tostring(k) .. "=" .. tostring(v) end
+  return table.concat(out, "\n")
+end
 
 --- The number in "#<n>" inside a generated event's message.
 function M.index(event) return tonumber(event.message:match("#(%d+)")) end

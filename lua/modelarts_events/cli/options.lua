@@ -26,24 +26,45 @@ Times (--since, --until): ISO-8601 with an offset (2022-11-26T16:03:41+08:00),
 Output: text, json, csv and table stream as events arrive (table holds its
   first 1000 rows to measure the columns); --summary keeps counts and the
   first and last 5 errors, not the events; html is written at the end, from
-  every event held in memory. A progress line goes to stderr when stderr is
+  every event held in memory. With --follow: events in time order whatever
+  --order says; table holds its rows until the first wait for new events (at
+  most 1000), then streams; html and --summary are written when the follow
+  ends; --max-items counts printed events and then ends the follow. A progress line goes to stderr when stderr is
   a terminal and stdout is not (or nothing is printed until the end).
 
-Environment:
+Environment (credentials: the first way that is complete, in this order):
   HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK   AK/SK credentials (requests signed with SDK-HMAC-SHA256)
   HUAWEICLOUD_SDK_SECURITY_TOKEN           with AK/SK: temporary credentials
-  HUAWEICLOUD_SDK_PROJECT_ID               the project, unless --project-id
-  HUAWEICLOUD_SDK_REGION                   the region, unless --region or --endpoint
   MODELARTS_TOKEN                          an IAM token, unless --token
+  HUAWEICLOUD_SDK_DOMAIN, HUAWEICLOUD_SDK_USER, HUAWEICLOUD_SDK_PASSWORD
+                                           a password login to IAM (the account, the IAM user, the
+                                           password; never a flag), renewed before the token expires
+  HUAWEICLOUD_SDK_METADATA                 1: temporary AK/SK from the ECS/notebook metadata service
+                                           (or its URL), renewed before they expire
+  HUAWEICLOUD_SDK_PROJECT_ID               the project, unless --project-id; without either, found
+                                           through IAM from the region
+  HUAWEICLOUD_SDK_REGION                   the region, unless --region; beside --endpoint it names
+                                           the region (for IAM)
+  HUAWEICLOUD_SDK_IAM_ENDPOINT             IAM's URL (default https://iam.REGION.myhuaweicloud.com)
   MODELARTS_ENDPOINT                       the endpoint, unless --endpoint or --region
   https_proxy, http_proxy, no_proxy        proxies, as curl reads them, unless --proxy
   NO_COLOR                                 set and not empty: never colour with --color auto
 
+Following (--follow): every few polls the job itself says whether it has
+  ended (its phase, whatever the filters and the language); after the end
+  one last read brings the late events. Several jobs: their events merged by
+  time, until every job has ended. --cursor FILE resumes where the last run
+  that used FILE stood (no event printed twice, none lost) and keeps FILE
+  current (replaced atomically after each event is printed).
+
 Exit status:
-  0    done (with --follow: the job completed)
+  0    done (with --follow: the job completed, or --max-items was reached)
   1    the API or the network failed
   2    bad usage
-  3    with --follow, the job ended in failure
+  3    with --follow: the job failed (Failed or Abnormal)
+  4    with --follow: the job was terminated
+  5    with --follow: --timeout was reached first
+       (several jobs: the worst of them, in the order 3, 4, 5, 0)
   130  interrupted (Ctrl-C)
 
 Examples:
@@ -54,6 +75,7 @@ Examples:
   modelarts-events --summary --since 2022-11-26 JOB_ID
   modelarts-events JOB_A JOB_B                  (merged by time, with a job column)
   modelarts-events -f --interval 10 JOB_ID; echo "exit $?"
+  modelarts-events -f --cursor job.cursor -o json JOB_A JOB_B >> events.jsonl
   modelarts-events --endpoint http://127.0.0.1:18080 --project-id 0a1b2c3d4e5f \
                    --token emulator-token reference      (the emulator: make emulator)]]
 
@@ -74,8 +96,10 @@ function M.parser(version)
   parser:group("Where and who",
     parser:option("--endpoint", "The service's URL, e.g. https://modelarts.cn-north-4.myhuaweicloud.com."):argname("URL"),
     parser:option("--region", "A region name; the endpoint is https://modelarts.REGION.myhuaweicloud.com."):argname("NAME"),
-    parser:option("--project-id", "The project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)."):argname("ID"),
-    parser:option("--token", "An IAM token (default: $MODELARTS_TOKEN). AK/SK come only from the environment."):argname("TOKEN"),
+    parser:option("--project-id", "The project id (default: $HUAWEICLOUD_SDK_PROJECT_ID; without it, IAM is "
+      .. "asked for the region's)."):argname("ID"),
+    parser:option("--token", "An IAM token (default: $MODELARTS_TOKEN). AK/SK and passwords come only from "
+      .. "the environment."):argname("TOKEN"),
     parser:option("--language", "X-Language: en-us or zh-cn."):argname("LANG")
   )
   parser:group("Connection",
@@ -108,9 +132,11 @@ function M.parser(version)
       .. "Asia/Shanghai (default: as the server sent them)."):argname("ZONE")
   )
   parser:group("Following",
-    parser:flag("-f --follow", "Keep printing new events until the job ends (polls with --interval)."),
+    parser:flag("-f --follow", "Keep printing new events, in time order, until the job ends (polls with "
+      .. "--interval)."),
     parser:option("--interval", "Seconds between polls with --follow (default 5)."):argname("SECONDS"),
-    parser:option("--timeout", "With --follow: give up after this many seconds."):argname("SECONDS")
+    parser:option("--timeout", "With --follow: give up after this many seconds (exit 5)."):argname("SECONDS"),
+    parser:option("--cursor", "With --follow: resume from FILE, and keep it current."):argname("FILE")
   )
   return parser
 end
@@ -233,10 +259,10 @@ function M.check(args, now_ms)
   if args.summary and args.format ~= "text" then usage("--summary", "cannot be combined with --format") end
   if args.follow then
     if o.tail then usage("--tail", "cannot be combined with --follow yet") end
-    if #jobs > 1 then usage("--follow", "takes one job id for now") end
-    if args.format == "html" then usage("--format", "html cannot be combined with --follow yet") end
-  elseif args.timeout or args.interval then
-    usage(args.timeout and "--timeout" or "--interval", "only means something with --follow")
+    if args["until"] then usage("--until", "cannot be combined with --follow (it ends when the job does)") end
+  elseif args.timeout or args.interval or args.cursor then
+    usage(args.timeout and "--timeout" or args.interval and "--interval" or "--cursor",
+      "only means something with --follow")
   end
   return o
 end
