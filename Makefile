@@ -220,18 +220,19 @@ rock:
 	  echo "rock: luarocks make changed ./modelarts_events.so" >&2; exit 1; fi
 	@echo "rock: ok (Lua $(LUA_ABI)); ./modelarts_events.so untouched"
 
-# make install for every Lua into a scratch DESTDIR; each installed command
+# make install for every Lua into a scratch DESTDIR (a fresh temporary
+# folder per run, so two runs never share one); each installed command
 # line, started through its own shebang, reads the emulator with the module
 # installed beside it; then make uninstall leaves nothing behind.
-INSTALL_CHECK_DIR ?= /tmp/modelarts-events-destdir
 install-check:
 	$(MAKE) deps EXTRA_DEBS="$(MATRIX_DEBS)"
-	@set -e; for v in $(MATRIX); do \
-	  d=$(INSTALL_CHECK_DIR)-$$v; rm -rf $$d; \
-	  $(MAKE) --no-print-directory -s install LUA_VERSION=$$v DESTDIR=$$d PREFIX=/usr >/dev/null; \
-	done
-	@$(WITH_EMULATOR) sh -ec 'for v in $(MATRIX); do \
-	  d=$(INSTALL_CHECK_DIR)-$$v; abi=$$v; lua=lua$$v; \
+	@set -e; top=$$(mktemp -d "$${TMPDIR:-/tmp}/modelarts-events-destdir.XXXXXX"); \
+	trap 'rm -rf "$$top"' EXIT; \
+	for v in $(MATRIX); do \
+	  $(MAKE) --no-print-directory -s install LUA_VERSION=$$v DESTDIR=$$top/$$v PREFIX=/usr >/dev/null; \
+	done; \
+	TOP=$$top $(WITH_EMULATOR) sh -ec 'for v in $(MATRIX); do \
+	  d=$$TOP/$$v; abi=$$v; lua=lua$$v; \
 	  if [ $$v = jit ]; then abi=5.1; lua=luajit; fi; \
 	  test "$$(head -n 1 $$d/usr/bin/modelarts-events)" = "#!/usr/bin/env $$lua"; \
 	  out=$$(env -i PATH=/usr/bin:/bin LUA_PATH="$$d/usr/share/lua/$$abi/?.lua;;" \
@@ -240,13 +241,13 @@ install-check:
 	    --max-items 1 --format json reference); \
 	  case $$out in *"Training job failed."*) ;; *) echo "install-check: $$v: $$out" >&2; exit 1;; esac; \
 	  echo "install-check: Lua $$v: #!/usr/bin/env $$lua, the installed CLI works"; \
-	done'
-	@set -e; for v in $(MATRIX); do \
-	  d=$(INSTALL_CHECK_DIR)-$$v; \
+	done'; \
+	for v in $(MATRIX); do \
+	  d=$$top/$$v; \
 	  $(MAKE) --no-print-directory -s uninstall LUA_VERSION=$$v DESTDIR=$$d PREFIX=/usr >/dev/null; \
 	  left=$$(find $$d -type f); test -z "$$left" || { echo "install-check: left behind: $$left" >&2; exit 1; }; \
-	  rm -rf $$d; \
-	done
+	done; \
+	echo "install-check: make uninstall left nothing behind"
 
 # The suite under valgrind: no invalid access, no definite leak.
 memcheck:
