@@ -11,11 +11,7 @@ local time = require "modelarts_events.time"
 
 local command, run, run_all = cli.command, cli.run, cli.run_all
 
-local function slurp(path)
-  local s = files.read(path) or ""
-  os.remove(path)
-  return s
-end
+local slurp = files.take
 
 local function lines(s)
   local t = {}
@@ -88,6 +84,23 @@ describe("modelarts-events --follow", function()
         assert.matches("Log upload finished.", l[#l], 1, true) -- the late event
       end
     end
+  end)
+
+  it("prints each event of a job that grows poll by poll once, to its end (life jobs)", function()
+    local r = run_all {
+      "--follow --interval 0.2 life-failed-3-" .. emulator.tag(),
+      "-f --interval 0.2 life-completed-2-" .. emulator.tag(),
+    }
+    assert.equal(3, r[1].code, r[1].err)
+    local l = lines(r[1].out)
+    assert.matches("Training job failed%.$", l[#l])
+    local seen = {}
+    for _, line in ipairs(l) do
+      assert.is_nil(seen[line], "printed twice: " .. line)
+      seen[line] = true
+    end
+    assert.equal(0, r[2].code, r[2].err)
+    assert.matches("Training job completed%.\n$", r[2].out)
   end)
 
   it("ends by the terminal event's text where the job may not be read (403)", function()

@@ -5,46 +5,13 @@ local cjson = require "cjson"
 local emulator = require "support.emulator"
 local time = require "modelarts_events.time"
 
-local LUA = os.getenv("ME_LUA") or "lua5.4"
-local CPATH = (os.getenv("ME_CPATH") or "./?.so") .. ";;"
+local cli = require "support.cli"
+local files = require "support.files"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local command, run = cli.command, cli.run
+local q, exit_code = files.quote, files.status
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  os.remove(path)
-  return s
-end
-
-local function exit_code(ok, _, code)
-  if type(ok) == "number" then return ok >= 256 and ok / 256 or ok end -- Lua 5.1
-  return code
-end
-
--- The CLI's command line: env -i, this checkout's modules and build, the
--- emulator's endpoint and credentials unless `bare`; `env` adds variables.
-local function command(args, opts)
-  opts = opts or {}
-  local env = { "PATH=/usr/bin:/bin", "LUA_PATH=" .. q("./lua/?.lua;;"), "LUA_CPATH=" .. q(CPATH) }
-  -- a sanitizer build only loads with its runtime preloaded
-  for _, name in ipairs { "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS" } do
-    if os.getenv(name) then env[#env + 1] = name .. "=" .. q(os.getenv(name)) end
-  end
-  if opts.env then env[#env + 1] = opts.env end
-  local where = opts.bare and "" or
-    string.format("--endpoint %s --project-id %s --token %s ", emulator.url, emulator.project_id, emulator.token)
-  return string.format("env -i %s %s bin/modelarts-events %s%s", table.concat(env, " "), LUA, where, args)
-end
-
--- Run the CLI; returns stdout, stderr, exit code.
-local function run(args, opts)
-  local out, err = os.tmpname(), os.tmpname()
-  local code = exit_code(os.execute(string.format("%s >%s 2>%s", command(args, opts), out, err)))
-  return slurp(out), slurp(err), code
-end
+local slurp = files.take
 
 -- Run the CLI on a pseudo-terminal (script): stderr is the terminal, stdout
 -- too unless `opts.stdout` names a file. Returns what the terminal showed,
@@ -568,21 +535,6 @@ describe("modelarts-events", function()
       assert.truthy(err:find(flag, 1, true), args .. ": " .. err)
       assert.is_nil(err:find("traceback", 1, true), args)
     end
-  end)
-
-  it("follows a job until it ends: exit 3 when it failed, 0 when it completed", function()
-    local out, _, code = run("--follow --interval 0.2 life-failed-3-" .. emulator.tag())
-    assert.equal(3, code)
-    local l = lines(out)
-    assert.matches("Training job failed%.$", l[#l])
-    local seen = {}
-    for _, line in ipairs(l) do
-      assert.is_nil(seen[line], "printed twice: " .. line)
-      seen[line] = true
-    end
-    out, _, code = run("-f --interval 0.2 life-completed-2-" .. emulator.tag())
-    assert.equal(0, code)
-    assert.matches("Training job completed%.\n$", out)
   end)
 
   it("reads like a manual with --help", function()

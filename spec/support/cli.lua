@@ -25,11 +25,7 @@ function M.command(args, opts)
   return string.format("env -i %s %s bin/modelarts-events %s%s", table.concat(env, " "), LUA, where, args)
 end
 
-local function take(path)
-  local s = files.read(path) or ""
-  os.remove(path)
-  return s
-end
+local take = files.take
 
 --- Run several command lines side by side; returns `{ out, err, code }` for each.
 function M.run_all(list, opts)

@@ -13,10 +13,24 @@ function M.read(path)
   return s
 end
 
+--- The whole file ("" when there is none), and the file removed.
+function M.take(path)
+  local s = M.read(path) or ""
+  os.remove(path)
+  return s
+end
+
 function M.write(path, s)
   local f = assert(io.open(path, "wb"))
   assert(f:write(s))
   f:close()
+end
+
+--- The exit status from what os.execute returned, on every Lua (5.1 and
+-- LuaJIT give one number, 256 times the status).
+function M.status(ok, _, code)
+  if type(ok) == "number" then return ok >= 256 and ok / 256 or ok end
+  return code
 end
 
 --- A fresh path name under the temporary directory (nothing made there).
