@@ -4,6 +4,7 @@
 -- Environment: see spec/resty/support.lua.
 local cjson = require "cjson.safe"
 local t = dofile("spec/resty/support.lua")
+local browser = require "support.browser"
 
 local sh, quote, read = t.sh, t.quote, t.read
 local PORT = t.extra_port(2)
@@ -216,15 +217,12 @@ t.describe_nginx(describe, pending, "examples/gateway: the live events gateway",
 
   describe("GET /jobs/<id>/", function()
     it("shows the stream live in a browser", function()
-      if sh("test -x " .. t.CHROMIUM) ~= 0 then return pending("no " .. t.CHROMIUM) end
+      local ok, why = browser.available()
+      if not ok then return pending(why) end
       local job = "run-failed-2000-" .. t.tag()
-      local profile = t.tmpdir()
-      local code, dom = sh("timeout 90 " .. t.CHROMIUM .. " --headless --no-sandbox --disable-gpu --disable-quic " ..
-        "--no-first-run --disable-background-networking --disable-component-update --disable-sync " ..
-        "--user-data-dir=" .. quote(profile) .. " --virtual-time-budget=20000 --dump-dom " ..
-        quote(BASE .. "/jobs/" .. job .. "/") .. " 2>/dev/null")
-      sh("rm -rf " .. quote(profile))
-      assert.equal(0, code, dom)
+      local dom, messages, _, code = browser.run(BASE .. "/jobs/" .. job .. "/",
+        { "--virtual-time-budget=20000", "--dump-dom" })
+      assert.equal(0, code, dom .. messages)
       assert.truthy(dom:find('data-state="ended"', 1, true), dom)
       assert.truthy(dom:find('data-result="failed"', 1, true), dom)
       local items = 0

@@ -9,6 +9,7 @@
 -- folder holding a LuaJIT build of modelarts_events.so; by default the specs
 -- run `make LUA_VERSION=jit` and use build/jit).
 local cjson = require "cjson.safe"
+local files = require "support.files"
 
 local M = {}
 
@@ -20,7 +21,6 @@ M.PORT = tonumber(os.getenv("ME_RESTY_PORT") or "18181")
 -- proxy when the ports follow the brief's PORT, PORT+1, PORT+2, PORT+3).
 function M.extra_port(i) return M.PORT + 7 + i end
 M.NGINX_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
-M.CHROMIUM = "/usr/bin/chromium"
 
 --- Run a shell command: exit status, output (stdout and stderr). The status
 -- travels in the output: on Lua 5.1 and LuaJIT close() does not tell it.
@@ -35,23 +35,9 @@ function M.sh(cmd)
 end
 local sh = M.sh
 
-function M.quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local quote = M.quote
-
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-local read = M.read
-
-function M.write(path, s)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(s))
-  f:close()
-end
+-- Quoting and files as every spec has them (spec/support/files.lua).
+M.quote, M.read, M.write, M.tmpdir = files.quote, files.read, files.write, files.tmpdir
+local quote, read = M.quote, M.read
 
 function M.urlencode(s)
   return (tostring(s):gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", c:byte()) end))
@@ -119,14 +105,6 @@ function M.describe_nginx(describe, pending, name, body)
   describe(name, function()
     pending("nginx with libnginx-mod-http-lua is not installed (" .. M.NGINX_MODULE .. ")")
   end)
-end
-
---- A fresh temporary folder.
-function M.tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(sh("mkdir -p " .. quote(path)) == 0)
-  return path
 end
 
 --- Start nginx (it daemonizes) on conf file `conf`, with `prefix` as -p,

@@ -20,28 +20,29 @@ end
 local sh_quote, read, write, tmpname = files.quote, files.read, files.write, files.tmpname
 M.read, M.write, M.tmpname, M.tmpdir = read, write, tmpname, files.tmpdir
 
---- Run Chromium headless on a file with extra flags.
--- @return stdout, stderr (its log), seconds of wall time
+--- Run Chromium headless on a file (or a URL, whose host alone is then
+-- reachable) with extra flags, for at most 90 seconds.
+-- @return stdout, stderr (its log), seconds of wall time, exit status
 function M.run(file, flags)
   local profile = files.tmpdir()
   local out, err = tmpname(), tmpname()
+  local host = file:match("^%a+://([^/:]+)")
   local args = {
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--user-data-dir=" .. profile, "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--user-data-dir=" .. profile, "--hide-scrollbars",
+    "--host-resolver-rules=MAP * ~NOTFOUND" .. (host and ", EXCLUDE " .. host or ""),
   }
   for _, f in ipairs(flags or {}) do args[#args + 1] = f end
-  local cmd = { "env -u LD_PRELOAD", sh_quote(M.path) }
+  local cmd = { "env -u LD_PRELOAD timeout 90", sh_quote(M.path) }
   for _, a in ipairs(args) do cmd[#cmd + 1] = sh_quote(a) end
-  cmd[#cmd + 1] = sh_quote("file://" .. file)
+  cmd[#cmd + 1] = sh_quote(host and file or "file://" .. file)
   local started = os.time()
-  os.execute(table.concat(cmd, " ") .. " >" .. out .. " 2>" .. err)
+  local code = files.status(os.execute(table.concat(cmd, " ") .. " >" .. out .. " 2>" .. err))
   local seconds = os.time() - started
-  local stdout, stderr = read(out) or "", read(err) or ""
-  os.remove(out)
-  os.remove(err)
+  local stdout, stderr = files.take(out), files.take(err)
   os.execute("rm -rf " .. sh_quote(profile))
-  return stdout, stderr, seconds
+  return stdout, stderr, seconds, code
 end
 
 --- The DOM after the page loaded, Chromium's log, and the URLs the page
