@@ -9,13 +9,13 @@
 -- folder holding a LuaJIT build of modelarts_events.so; by default the specs
 -- run `make LUA_VERSION=jit` and use build/jit).
 local cjson = require "cjson.safe"
+local emulator = require "support.emulator"
 local files = require "support.files"
 
 local M = {}
 
-M.EMULATOR = os.getenv("MODELARTS_EMULATOR") or "http://127.0.0.1:18080"
-M.TLS_URL = os.getenv("MODELARTS_EMULATOR_TLS") or "https://127.0.0.1:18443"
-M.TLS_CA = os.getenv("MODELARTS_EMULATOR_CA") or "/tmp/modelarts-emulator-18080/ca.pem"
+-- where the emulator runs, as every spec finds it (spec/support/emulator.lua)
+M.EMULATOR, M.TLS_URL, M.TLS_CA = emulator.url, emulator.tls_url, emulator.ca_file
 M.PORT = tonumber(os.getenv("ME_RESTY_PORT") or "18181")
 --- Ports for the example servers: PORT+8 and up (PORT+1 is the emulator's
 -- proxy when the ports follow the brief's PORT, PORT+1, PORT+2, PORT+3).
@@ -72,16 +72,9 @@ function M.get_json(url)
   return assert(cjson.decode(body), body)
 end
 
---- The emulator's counters, and a reset of them (and of its job state).
-function M.stats() return M.get_json(M.EMULATOR .. "/_emulator/stats") end
-function M.reset() assert(sh("curl -s -X POST -o /dev/null " .. quote(M.EMULATOR .. "/_emulator/reset")) == 0) end
-
-local counter = 0
---- A tag no other run has used, so that stateful emulator jobs start fresh.
-function M.tag()
-  counter = counter + 1
-  return string.format("%d%04d%d", os.time(), math.random(0, 9999), counter)
-end
+--- The emulator's counters, a reset of them (and of its job state), and a
+-- tag no other run has used, so that stateful emulator jobs start fresh.
+M.stats, M.reset, M.tag = emulator.stats, emulator.reset, emulator.tag
 
 --- The folder holding the LuaJIT build of the C module. Whatever the make
 -- that runs the suite was told (Lua version, sanitizers) must not reach it.
