@@ -131,6 +131,8 @@ describe("modelarts-events --follow", function()
     os.remove(cursor)
     assert.equal(5, r[1].code, r[1].err)
     assert.matches("Training job is created.", r[1].out, 1, true)
+    assert.matches("^modelarts%-events: %-%-timeout: the follow timed out after 1 s; job 'run%-completed%-60000%-" ..
+      "[%w]+' %(phase %a+ when last asked%) had not ended\n$", r[1].err)
     assert.equal(1, r[2].code)
     assert.matches("ModelArts.2775", r[2].err, 1, true)
     assert.equal(1, r[3].code)

@@ -298,7 +298,7 @@ describe("modelarts-events", function()
       local out, err, code = run("gen-5 no-such-job")
       assert.equal(1, code)
       assert.equal("", out)
-      assert.matches("^modelarts%-events: no%-such%-job: http 404 ", err)
+      assert.matches("^modelarts%-events: job 'no%-such%-job': http 404 ", err)
     end)
   end)
 
@@ -344,8 +344,11 @@ describe("modelarts-events", function()
       assert.equal(0, code)
       assert.equal(20000, #lines(out))
       assert.is_nil(out:find("\27", 1, true))
-      assert.matches("\r[%d,]+ events read, [%d,]+ pages, [%d,]+ events/s", screen)
+      assert.matches("\r[%d,]+ events? read, [%d,]+ pages?, [%d,]+ events/s", screen)
       assert.matches("\r\27%[K$", screen) -- wiped at the end
+      -- one of each, said so
+      screen = run_on_terminal("gen-1", { stdout = true })
+      assert.matches("\r1 event read, 1 page, [%d,]+ events/s", screen)
       -- stdout on the terminal: the events themselves show progress
       screen = run_on_terminal("gen-2000")
       assert.is_nil(screen:find("events read", 1, true))
@@ -355,7 +358,7 @@ describe("modelarts-events", function()
       assert.equal("", err)
       -- a summary prints nothing until the end: progress, wiped, then the summary
       screen = run_on_terminal("gen-20000 --summary")
-      assert.matches("events read.*\r\27%[Kevents: 20000\r?\n", screen)
+      assert.matches("events? read.*\r\27%[Kevents: 20000\r?\n", screen)
     end)
 
     it("colours with --color auto unless NO_COLOR is set and not empty", function()
@@ -520,7 +523,27 @@ describe("modelarts-events", function()
     assert.equal(1, code)
     assert.equal("", out)
     assert.equal(1, #lines(err))
-    assert.matches("^modelarts%-events: http 404 ModelArts%.27%d%d", err)
+    assert.matches("^modelarts%-events: job 'no%-such%-job': http 404 ModelArts%.2775: ", err)
+    -- the id quoted, so that a stray space shows
+    local _, spaced, spaced_code = run("'reference '")
+    assert.equal(1, spaced_code)
+    assert.matches("^modelarts%-events: job 'reference ': http 404 ", spaced)
+  end)
+
+  it("names the variable, not the flag, for a bad setting taken from the environment", function()
+    local bad = "MODELARTS_ENDPOINT=htp:/nowhere"
+    local _, err, code = run("--project-id p --token t reference", { bare = true, env = bad })
+    assert.equal(2, code, err)
+    assert.matches("^modelarts%-events: MODELARTS_ENDPOINT: endpoint must be", err)
+    assert.is_nil(err:find("--endpoint", 1, true), err)
+    -- given as a flag, the flag is named (and wins over the variable)
+    _, err, code = run("--endpoint htp:/flag --project-id p --token t reference", { bare = true, env = bad })
+    assert.equal(2, code, err)
+    assert.matches("^modelarts%-events: %-%-endpoint: endpoint must be", err)
+    _, err, code = run("--endpoint " .. emulator.url .. " --token t reference",
+      { bare = true, env = "HUAWEICLOUD_SDK_PROJECT_ID='bad id'" })
+    assert.equal(2, code, err)
+    assert.matches("^modelarts%-events: HUAWEICLOUD_SDK_PROJECT_ID: project_id must", err)
   end)
 
   it("exits 2 for bad usage, naming the flag, without a traceback", function()
@@ -546,6 +569,15 @@ describe("modelarts-events", function()
       "--proxy", "--request-timeout", "--retries", "--version", "HUAWEICLOUD_SDK_AK", "NO_COLOR", "Exit status",
       "130", "Examples", "1h30m", "10^11" } do
       assert.truthy(out:find(option, 1, true), option)
+    end
+    -- the prose after the options reads as written: no line cut short
+    -- mid-paragraph by the help's rewrapping
+    local prose = assert(out:match("\n(Times %(.-)\n\nEnvironment"), out)
+    for paragraph in (prose .. "\n\n"):gmatch("(.-)\n\n") do
+      local l = lines(paragraph .. "\n")
+      for i = 1, #l - 1 do
+        assert.is_true(#l[i] >= 60 and #l[i] <= 80, "a line of " .. #l[i] .. " characters:\n" .. paragraph)
+      end
     end
   end)
 end)

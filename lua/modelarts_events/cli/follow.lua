@@ -115,7 +115,27 @@ function M.run(run)
   end
   output.finish()
   written()
+  if it.result == "timeout" then io.stderr:write("modelarts-events: ", M.timeout_message(o, run.jobs, it), "\n") end
   return M.EXIT[it.result] or EXIT_FAILED
+end
+
+-- What --timeout cut short: the seconds, and each job that had not ended
+-- with the phase it was last seen in.
+-- @tparam table o the settings (`follow_timeout`)
+-- @tparam table jobs the job ids
+-- @param it the follow, ended by its timeout
+-- @treturn string one line
+function M.timeout_message(o, jobs, it)
+  local open = {}
+  for _, job in ipairs(jobs) do
+    local result = it.results and it.results[job] or it.result
+    if result == "timeout" then
+      local phase = it.phases and it.phases[job] or (#jobs == 1 and it.phase)
+      open[#open + 1] = "'" .. job .. "'" .. (phase and " (phase " .. phase .. " when last asked)" or "")
+    end
+  end
+  return string.format("--timeout: the follow timed out after %g s; %s %s had not ended", o.follow_timeout,
+    #open == 1 and "job" or "jobs", table.concat(open, ", "))
 end
 
 return M

@@ -135,6 +135,7 @@ local function run(argv, state)
   if not parsed then options.usage(nil, args) end
   local now = time.now_ms()
   local o = options.check(args, now)
+  state.settings = o
   if o.format == "html" and not format.html then
     error(me.error("invalid_argument", "--format html needs format.html (the timeline), missing from this install"), 0)
   end
@@ -184,6 +185,27 @@ local FLAG_OF = { endpoint = "--endpoint", region = "--region", project_id = "--
   limit = "--page-size", start_time = "--since", end_time = "--until", order = "--order",
   training_job_id = "TRAINING_JOB_ID" }
 
+-- The variable `config_from_env` took a field from when its flag was not
+-- given: a bad value there is named by the variable, not the flag.
+local VARIABLE_OF = { endpoint = "MODELARTS_ENDPOINT", region = "HUAWEICLOUD_SDK_REGION",
+  project_id = "HUAWEICLOUD_SDK_PROJECT_ID", token = "MODELARTS_TOKEN", ak = "HUAWEICLOUD_SDK_AK",
+  sk = "HUAWEICLOUD_SDK_SK", security_token = "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+  iam_endpoint = "HUAWEICLOUD_SDK_IAM_ENDPOINT" }
+
+-- What to name for a refused setting: its flag where it was given (or has
+-- no variable), else the variable it came from.
+local function setting_name(field, settings)
+  local variable = VARIABLE_OF[field]
+  local given = settings and settings[field] ~= nil
+  local value = variable and os.getenv(variable)
+  if not given and value and value ~= "" then return variable end
+  return FLAG_OF[field]
+end
+
+-- A job id as messages show it: quoted, so that spaces around it show.
+local function quoted(id) return "'" .. tostring(id) .. "'" end
+M.quoted = quoted
+
 -- lua.c's SIGINT handler raises "interrupted!" in Lua code; the C driver
 -- raises the same string (or an error object saying so) in a transfer or a
 -- wait.
@@ -231,13 +253,15 @@ function M.main(argv)
   end
   local message = tostring(result):gsub("^modelarts_events: ", "")
   if result.kind == "invalid_argument" then
-    local flag = FLAG_OF[result.field]
+    local name = setting_name(result.field, state.settings)
     message = message:gsub("^invalid_argument: ", "")
-    if flag and not message:find(flag, 1, true) then message = flag .. ": " .. message end
+    if name and not message:find(name, 1, true) then message = name .. ": " .. message end
     err:write("modelarts-events: ", message, "\nRun 'modelarts-events --help' for the options.\n")
     return EXIT_USAGE
   end
-  if result.job then message = result.job .. ": " .. message end
+  -- the job it is about: named by the read of several, else the one job
+  local job = result.job or (state.settings and #state.settings.jobs == 1 and state.settings.jobs[1])
+  if job then message = "job " .. quoted(job) .. ": " .. message end
   err:write("modelarts-events: ", message, "\n")
   return EXIT_FAILED
 end

@@ -29,8 +29,9 @@ Output: text, json, csv and table stream as events arrive (table holds its
   every event held in memory. With --follow: events in time order whatever
   --order says; table holds its rows until the first wait for new events (at
   most 1000), then streams; html and --summary are written when the follow
-  ends; --max-items counts printed events and then ends the follow. A progress line goes to stderr when stderr is
-  a terminal and stdout is not (or nothing is printed until the end).
+  ends; --max-items counts printed events and then ends the follow. A
+  progress line goes to stderr when stderr is a terminal and stdout is not
+  (or nothing is printed until the end).
 
 Environment (credentials: the first way that is complete, in this order):
   HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK   AK/SK credentials (requests signed with SDK-HMAC-SHA256)

@@ -17,6 +17,11 @@ local function grouped(n)
 end
 M.grouped = grouped
 
+-- 1 -> "1 event", 1234 -> "1,234 events"
+local function counted(n, noun)
+  return grouped(n) .. " " .. noun .. (n == 1 and "" or "s")
+end
+
 -- A progress line.
 -- @tparam table stats `events`, `pages` (read), `printed`, updated by the caller
 -- @tparam boolean enabled false: every method does nothing
@@ -31,8 +36,8 @@ function M.new(stats, enabled, clock, write)
 
   local function draw()
     local elapsed = clock() - started
-    local line = string.format("%s events read, %s pages, %s events/s", grouped(stats.events), grouped(stats.pages),
-      grouped(elapsed > 0 and stats.events / elapsed or 0))
+    local line = string.format("%s read, %s, %s events/s", counted(stats.events, "event"),
+      counted(stats.pages, "page"), grouped(elapsed > 0 and stats.events / elapsed or 0))
     if stats.printed ~= stats.events then line = line .. ", " .. grouped(stats.printed) .. " kept" end
     if note and stats.pages == note_pages then line = line .. "; " .. note end
     write("\r" .. line .. "\27[K")
