@@ -358,6 +358,47 @@ describe("the timeline in a real browser", function()
     end
   end)
 
+  it("lays out the time axis so that it reads: labels apart, none cut off, whatever the zone", function()
+    if not needs_chromium() then return end
+    local events = {}
+    for _, job in ipairs { "reference", "gen-200" } do
+      for _, ev in ipairs(read_events(job)) do
+        ev.job = job
+        events[#events + 1] = ev
+      end
+    end
+    for _, tz in ipairs { "Asia/Shanghai", "+08:00", "UTC", "America/Argentina/Buenos_Aires" } do
+      local boxes = browser.boxes(format.html(events, { tz = tz }), "svg, .ax text")
+      local svgs, labels = {}, {}
+      for _, b in ipairs(boxes) do
+        if b.tag == "svg" then svgs[b.svg] = b else labels[#labels + 1] = b end
+      end
+      local axes = {}
+      for _, b in ipairs(labels) do axes[b.svg] = true end
+      local n = 0
+      for _ in pairs(axes) do n = n + 1 end
+      assert.equal(2, n, tz .. ": an axis per job")
+      assert.truthy(#labels > 10, tz)
+      local zone_label = 0
+      for i, a in ipairs(labels) do
+        if a.text == "times in " .. (tz == "UTC" and "UTC" or tz) then zone_label = zone_label + 1 end
+        local svg = svgs[a.svg]
+        assert.is_true(a.left >= svg.left and a.right <= svg.right, tz .. ": '" .. a.text .. "' cut off")
+        for j = i + 1, #labels do
+          local b = labels[j]
+          -- on one line: their boxes (which hold the font's whole line
+          -- height) share more than half of the lower one
+          local shared = math.min(a.bottom, b.bottom) - math.max(a.top, b.top)
+          local one_line = shared > math.min(a.bottom - a.top, b.bottom - b.top) / 2
+          local apart = a.svg ~= b.svg or not one_line or a.right + 4 <= b.left or b.right + 4 <= a.left
+          assert.is_true(apart, string.format("%s: '%s' (%.0f..%.0f) over '%s' (%.0f..%.0f)", tz, a.text, a.left,
+            a.right, b.text, b.left, b.right))
+        end
+      end
+      assert.equal(2, zone_label, tz .. ": the zone named on each axis")
+    end
+  end)
+
   it("parses and paints 100,000 events as bands that count them", function()
     if not needs_chromium() then return end
     local file, png = dir .. "/big.html", dir .. "/big.png"

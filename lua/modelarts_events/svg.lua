@@ -26,6 +26,12 @@ local PHASE_H, ACTIVITY_H, LANE_H, BIN = M.PHASE_H, M.ACTIVITY_H, M.LANE_H, M.BI
 local LEVEL_CLASS = M.LEVEL_CLASS
 local TITLE_CHARS = 600    -- a hover text shows at most this much of a message
 
+-- About how wide a text is drawn, in px (a sans-serif's average glyph).
+local function text_width(s, px)
+  local _, chars = gsub(s, "[^\128-\191]", "")
+  return chars * px * 0.58
+end
+
 -- The UTC offset (ms) that time.iso prints for an instant in a zone.
 local function zone_offset(ms, tz)
   local text = time.iso(ms, tz)
@@ -80,6 +86,10 @@ function M.axis(out, view, y, height)
   local first = (floor((view.t0 + off) / step) + 1) * step - off
   local last_day
   out[#out + 1] = '<g class="ax">'
+  -- The zone's label ends left of the plot; a tick label that would reach
+  -- into it is left out (its grid line stays), and the day moves on to
+  -- the next tick that has room for it.
+  local free_from = PLOT_X0 - 4
   for t = first, view.t1, step do
     local x = view.x(t)
     local iso = time.iso(t, view.tz) or time.iso(t)
@@ -87,13 +97,20 @@ function M.axis(out, view, y, height)
     local label = step < 6e4 and iso:sub(12, 19) or iso:sub(12, 16)
     if step >= 864e5 then label = iso:sub(6, 10) end
     out[#out + 1] = format('<line class="grid" x1="%.1f" x2="%.1f" y1="%d" y2="%d"/>', x, x, y + 20, y + height)
-    out[#out + 1] = format('<text x="%.1f" y="%d" text-anchor="middle">%s</text>', x, y + 14, label)
-    if day ~= last_day and step < 864e5 then
+    if x - text_width(label, 12) / 2 >= free_from then
+      out[#out + 1] = format('<text x="%.1f" y="%d" text-anchor="middle">%s</text>', x, y + 14, label)
+    end
+    if day ~= last_day and step < 864e5 and x - text_width(day, 13) / 2 >= free_from then
       out[#out + 1] = format('<text class="d" x="%.1f" y="%d" text-anchor="middle">%s</text>', x, y + 2, day)
       last_day = day
     end
   end
-  out[#out + 1] = format('<text x="%d" y="%d" text-anchor="end">%s</text>', PLOT_X0 - 12, y + 14, esc(view.tz_label))
+  -- a long zone name is squeezed into the room left of the plot
+  local room = PLOT_X0 - 16
+  local squeeze = text_width(view.tz_label, 12) > room and
+    format(' textLength="%d" lengthAdjust="spacingAndGlyphs"', room) or ""
+  out[#out + 1] = format('<text x="%d" y="%d" text-anchor="end"%s>%s</text>', PLOT_X0 - 12, y + 14, squeeze,
+    esc(view.tz_label))
   out[#out + 1] = "</g>"
 end
 
@@ -184,11 +201,6 @@ function M.lane(out, job, lane, y, view, counts)
   end
   close_band()
   for _, layer in ipairs(marks) do out[#out + 1] = concat(layer) end
-end
-
-local function text_width(s, px)
-  local _, chars = gsub(s, "[^\128-\191]", "")
-  return chars * px * 0.58
 end
 
 -- Where each activity goes: its span and label, in the first row where

@@ -92,6 +92,46 @@ function count(img) {
 }
 </script><img onload="count(this)" src="data:image/png;base64,BASE64"></body></html>]]
 
+-- Writes where each element matching SELECTOR was laid out into the DOM:
+-- one "svg-index tag left top right bottom text" line per element.
+local MEASURE = [[<script>
+(function () {
+  var svgs = Array.prototype.slice.call(document.querySelectorAll("svg")), out = [];
+  document.querySelectorAll(SELECTOR).forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    out.push([svgs.indexOf(el.closest("svg")), el.tagName, r.left, r.top, r.right, r.bottom,
+      el.tagName === "svg" ? "" : el.textContent.replace(/\s+/g, " ")].join(" "));
+  });
+  var pre = document.createElement("pre");
+  pre.id = "measured";
+  pre.textContent = out.join("\n");
+  document.body.appendChild(pre);
+})();
+</script>]]
+
+--- Where the elements a CSS selector picks were laid out in an HTML
+-- document, as Chromium lays it out (its Content-Security-Policy taken out
+-- so that the measuring script runs).
+-- @return a list of `{ svg = index, tag, left, top, right, bottom, text }`
+function M.boxes(doc, selector)
+  local page = tmpname() .. ".html"
+  local script = MEASURE:gsub("SELECTOR", function() return cjson.encode(selector) end)
+  local n
+  doc, n = doc:gsub("<meta http%-equiv=\"Content%-Security%-Policy\"[^>]*>", "")
+  assert(n <= 1)
+  write(page, (doc:gsub("</body>", function() return script .. "</body>" end)))
+  local dom = M.run(page, { "--window-size=1600,1200", "--dump-dom" })
+  os.remove(page)
+  local measured = assert(dom:match('<pre id="measured">(.-)</pre>'), "nothing measured: " .. dom:sub(1, 300))
+  local boxes = {}
+  for line in measured:gmatch("[^\n]+") do
+    local svg, tag, l, t, r, b, text = line:match("^(%-?%d+) (%S+) (%S+) (%S+) (%S+) (%S+) ?(.*)$")
+    boxes[#boxes + 1] = { svg = tonumber(svg), tag = tag, left = tonumber(l), top = tonumber(t),
+      right = tonumber(r), bottom = tonumber(b), text = text }
+  end
+  return boxes
+end
+
 --- The colours of a PNG: `{ ["d62728"] = pixels, ... }`, and "WxH".
 function M.colors(png_path)
   local b64 = io.popen("base64 -w0 " .. sh_quote(png_path)):read("*a")
