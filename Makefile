@@ -271,13 +271,12 @@ bench:
 	$(MAKE) all
 	bench/run
 
-# The timeline pictures the README shows, from a real run against the
-# emulator (needs Debian's chromium). images/shoot starts the emulator
-# itself, on PORT with its own state folder.
+# The timeline pictures the README shows, from a real run against an
+# emulator of its own, as make check has (needs Debian's chromium).
 .PHONY: screenshots
 screenshots: all
 	$(MAKE) deps EXTRA_DEBS="chromium"
-	images/shoot $(PORT) $(or $(EMULATOR_DIR),$${TMPDIR:-/tmp}/modelarts-events-screenshots-$(PORT)) $(LUA)
+	@$(WITH_EMULATOR) images/shoot $(LUA)
 
 # What .ci/run runs on the machine itself, after the README's two commands
 # on a brand-new Debian root.

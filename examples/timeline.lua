@@ -2,27 +2,32 @@
 --
 --   lua5.4 examples/timeline.lua TRAINING_JOB_ID [TZ] > timeline.html
 --
--- Configuration as in list_events.lua (the environment; the emulator's
--- defaults otherwise). TZ is any zone time.iso takes: +08:00, Z, local.
-package.path = "./lua/?.lua;" .. package.path
-package.cpath = "./?.so;" .. package.cpath
+-- Configured from the environment (me.config_from_env), as list_events.lua
+-- is. TZ is any zone format.html takes: +08:00, Z, local, Asia/Shanghai.
+-- Against the local emulator (`make emulator`):
+--
+--   MODELARTS_ENDPOINT=http://127.0.0.1:18080 HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f \
+--   MODELARTS_TOKEN=emulator-token lua5.4 examples/timeline.lua reference > timeline.html
+package.path = "./lua/?.lua;" .. package.path   -- the checkout's Lua modules
+package.cpath = "./?.so;" .. package.cpath      -- the module built in this checkout
 local me = require "modelarts_events"
 local format = require "modelarts_events.format"
 
 local job_id, tz = arg[1] or "reference", arg[2]
-local config = me.config_from_env()
-config.endpoint = config.endpoint or (not config.region and "http://127.0.0.1:18080") or nil
-config.project_id = config.project_id or "0a1b2c3d4e5f"
-if not (config.token or config.ak) then config.token = "emulator-token" end
+local ok, client = pcall(function() return me.new(me.config_from_env()) end)
+if not ok then   -- a configuration error: say what to set
+  io.stderr:write(tostring(client), "\nset MODELARTS_ENDPOINT or HUAWEICLOUD_SDK_REGION, HUAWEICLOUD_SDK_PROJECT_ID",
+    " and MODELARTS_TOKEN (or HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK)\n")
+  os.exit(2)
+end
 
-local client = me.new(config)
 local events = {}
-local ok, err = pcall(function()
+local read, err = pcall(function()
   for event in client:events(job_id, { order = "asc" }) do events[#events + 1] = event end
 end)
 client:close()
-if not ok then
-  io.stderr:write(tostring(err), "\n")
+if not read then
+  io.stderr:write(tostring(err), "\n")   -- never holds the token
   os.exit(1)
 end
 local started = os.clock()

@@ -366,7 +366,19 @@ describe("every example, as its header says", function()
   end)
 
   as_written("examples/timeline.lua, configured from the environment", function()
-    local out, err, code = run({ ENDPOINT, PROJECT, EMULATOR_TOKEN }, "lua5.4 examples/timeline.lua reference")
+    -- its header's command, writing where this spec says instead of ./timeline.html
+    local _, command = header_command("examples/timeline.lua")
+    local file = os.tmpname()
+    local n
+    command, n = for_this_emulator(command):gsub("> timeline%.html$", "> " .. file)
+    assert.equal(1, n, command)
+    local _, err, code = run({}, command)
+    local out = slurp(file)
+    os.remove(file)
+    assert.equal(0, code, err)
+    assert.matches("^reference: 27 events, %d+ bytes of HTML", err)
+    assert.matches("^<!DOCTYPE html>", out)
+    out, err, code = run({ ENDPOINT, PROJECT, EMULATOR_TOKEN }, "lua5.4 examples/timeline.lua reference")
     assert.equal(0, code, err)
     assert.matches("^<!DOCTYPE html>", out)
     assert.matches("Training job failed.", out, 1, true)
@@ -374,7 +386,7 @@ describe("every example, as its header says", function()
   end)
 
   as_written("an example without configuration says what to set", function()
-    for _, example in ipairs { "list_events", "all_events", "aksk" } do
+    for _, example in ipairs { "list_events", "all_events", "aksk", "timeline" } do
       local out, err, code = run({}, "lua5.4 examples/" .. example .. ".lua reference")
       assert.equal(2, code, example .. ": " .. out)
       assert.not_matches("traceback", err)
