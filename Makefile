@@ -274,8 +274,9 @@ bench:
 # The timeline pictures the README shows, from a real run against an
 # emulator of its own, as make check has (needs Debian's chromium).
 .PHONY: screenshots
-screenshots: all
+screenshots:
 	$(MAKE) deps EXTRA_DEBS="chromium"
+	$(MAKE) all
 	@$(WITH_EMULATOR) images/shoot $(LUA)
 
 # What .ci/run runs on the machine itself, after the README's two commands
