@@ -5,11 +5,16 @@
 -- A sample block is a fenced block right after a `<!-- samples -->` line.
 -- Each of its `$ COMMAND` lines is run from the checkout against the
 -- emulator (MODELARTS_EMULATOR), in a clean environment holding what the
--- README's walk-through exports (the emulator's endpoint, project and token)
--- and bin/ on PATH; its output (stdout and stderr, then `exit N` when N is
--- not 0) replaces what followed the line. The README says 18080, the port of
--- `make emulator`: commands and outputs are translated to and from this
--- run's port.
+-- README's walk-through exports (the emulator's endpoint, project and token,
+-- its password in HUAWEICLOUD_SDK_PASSWORD, LUA_PATH for the checkout's
+-- modules) and bin/ on PATH; its output (stdout and stderr, then `exit N`
+-- when N is not 0) replaces what followed the line. The README says 18080,
+-- the port of `make emulator`: commands and outputs are translated to and
+-- from this run's port.
+--
+-- A Lua block marked `<!-- run: NAME.lua -->` is the file NAME.lua a
+-- sample's command runs (`$ lua5.4 NAME.lua`): it is written to a scratch
+-- folder, where the command finds it.
 --
 -- --check writes nothing and exits 1 when a sample differs from a fresh run
 -- in more than its times and request ids.
@@ -25,15 +30,31 @@ local cwd = assert(io.popen("pwd")):read("*l")
 local ENV = table.concat({
   "env -i", "PATH=" .. cwd .. "/bin:/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
   "MODELARTS_ENDPOINT=" .. emulator, "HUAWEICLOUD_SDK_PROJECT_ID=0a1b2c3d4e5f", "MODELARTS_TOKEN=emulator-token",
+  "HUAWEICLOUD_SDK_PASSWORD=emulator-password", "LUA_PATH='./lua/?.lua;;'",
 }, " ")
+
+local f = assert(io.open(path))
+local readme = f:read("*a")
+f:close()
+
+-- The README's `<!-- run: NAME.lua -->` files, in a scratch folder.
+local scratch = assert(io.popen("mktemp -d")):read("*l")
+local scripts = {}
+for name, code in readme:gmatch("<!%-%- run: ([%w_%-]+%.lua) %-%->\n```lua\n(.-\n)```") do
+  local file = assert(io.open(scratch .. "/" .. name, "w"))
+  file:write((code:gsub(plain(README_URL), emulator)))
+  file:close()
+  scripts[#scripts + 1] = name
+end
 
 local function run(command)
   local real = command:gsub(plain(README_URL), emulator)
-  local f = assert(io.popen(ENV .. " /bin/sh -c " .. quote(real .. " 2>&1; echo \"::$?\"")))
-  local out = f:read("*a")
-  f:close()
+  for _, name in ipairs(scripts) do real = real:gsub("(%s)" .. plain(name), "%1" .. scratch .. "/" .. name) end
+  local pipe = assert(io.popen(ENV .. " /bin/sh -c " .. quote(real .. " 2>&1; echo \"::$?\"")))
+  local out = pipe:read("*a")
+  pipe:close()
   local text, code = out:match("^(.-)::(%d+)\n$")
-  text = text:gsub(plain(emulator), README_URL)
+  text = text:gsub(plain(emulator), README_URL):gsub(plain(scratch .. "/"), "")
   if code ~= "0" then text = text .. "exit " .. code .. "\n" end
   return text
 end
@@ -75,13 +96,11 @@ local function regenerate(block)
   return table.concat(out, "\n")
 end
 
-local f = assert(io.open(path))
-local readme = f:read("*a")
-f:close()
-
 local new = readme:gsub("(<!%-%- samples %-%->\n```[%w]*\n)(.-\n)(```\n)", function(open, block, close)
   return open .. regenerate(block) .. close
 end)
+
+os.execute("rm -rf " .. quote(scratch))
 
 if check then
   if normal(new) ~= normal(readme) then

@@ -57,4 +57,16 @@ t.describe_nginx(describe, pending, "README.md's OpenResty section", function()
     assert.equal(250, n)
     assert.same({}, t.crashes(log))
   end)
+
+  it("answers an unknown job with the error, logged as the error object reads", function()
+    local job = "no-such-job-" .. t.tag()
+    local status, body = t.get(BASE .. "/events/" .. job)
+    assert.equal(404, status, body)
+    local shown = "http 404 ModelArts.2775: Training job " .. job .. " does not exist."
+    assert.truthy(body:find(shown, 1, true), body)
+    local logged = read(log) or ""
+    assert.truthy(logged:find(shown, 1, true), logged)
+    assert.is_nil(logged:find("unknown reason", 1, true), logged)
+    assert.same({}, t.crashes(log))
+  end)
 end)
