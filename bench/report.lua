@@ -62,6 +62,18 @@ local function state(key)
   return "not measured"
 end
 local function ratio(a, b) return (a and b and b > 0) and a / b or nil end
+-- A over B, round by round: both ran in the same round, moments apart, so
+-- the median of the per-round ratios shrugs off a noisy moment of a shared
+-- machine that a ratio of medians would not.  Falls back to the ratio of
+-- the medians when a run failed and the rounds no longer pair up.
+local function paired(a, b, metric)
+  local va, vb = values(a, metric), values(b, metric)
+  if not va or not vb or #va == 0 or type(va[1]) ~= "number" or type(vb[1]) ~= "number" then return nil end
+  if #va ~= #vb then return ratio(median(a, metric), median(b, metric)) end
+  local r = {}
+  for i = 1, #va do r[i] = va[i] / vb[i] end
+  return median_of(r)
+end
 -- instructions per event: the 100k run minus the 10k run, over the difference
 local function ir_per_event(key)
   local big, small = median(key, "ir100k"), median(key, "ir10k")
@@ -179,13 +191,14 @@ local function target(name, value, shown, goal, pass, bound)
   targets[#targets + 1] = { name, value and shown or "n/a", goal, result, bound }
 end
 
-local c4_loop, floor_loop = median("client_c4", "loop"), median("floor", "loop")
-local t1 = ratio(c4_loop, floor_loop)
+local floor_loop = median("floor", "loop")
+local t1 = paired("client_c4", "floor", "loop")
+local t1_cpu, t1_ir = paired("client_c4", "floor", "loopcpu"), ratio(ir_per_event("client_c4"), ir_per_event("floor"))
 target("1. static job: client at its default concurrency / decode floor (loop wall time)", t1,
-  t1 and ("%.3f"):format(t1), "≤ 1.10", t1 and t1 <= 1.10,
+  t1 and ("%.3f (CPU time %s, instructions %s)"):format(t1, t1_cpu and ("%.2f"):format(t1_cpu) or "—",
+    t1_ir and ("%.2f"):format(t1_ir) or "—"), "≤ 1.10", t1 and t1 <= 1.10,
   "the client's single thread does transfer, gunzip, validation and iteration on top of the floor's work")
-local d8, curl8 = median("delay_c8", "wall"), median("delay_curl8", "wall")
-local t2 = ratio(d8, curl8)
+local t2 = paired("delay_c8", "delay_curl8", "wall")
 target("2. latency-bound, concurrency 8: client / `curl --parallel-max 8` (process wall time)", t2,
   t2 and ("%.3f"):format(t2), "≤ 1.05", t2 and t2 <= 1.05,
   ("the server's think time: %.3f s at best with 8 in flight"):format(ideal_par))
@@ -199,9 +212,8 @@ local h2_conns = #h2.connections > 0 and math.max(table.unpack(h2.connections)) 
 target("3b. HTTPS, HTTP/2 offered: connections per client run", h2_conns,
   h2_conns and ("%s (%s)"):format(count_text(h2.connections), h2.protocol or "?"), "1",
   h2_conns and h2_conns == 1 and h2.protocol == "HTTP/2.0", "every request multiplexed over one connection")
-local c4_wall = median("client_c4", "wall")
-local r_ls, r_py, r_curl = ratio(c4_wall, median("luasocket", "wall")), ratio(c4_wall, median("python", "wall")),
-  ratio(c4_wall, median("curl", "wall"))
+local r_ls, r_py, r_curl = paired("client_c4", "luasocket", "wall"), paired("client_c4", "python", "wall"),
+  paired("client_c4", "curl", "wall")
 target("client c4 / LuaSocket (process wall time)", r_ls, r_ls and ("%.3f"):format(r_ls), "≤ 0.8", r_ls and r_ls <= 0.8,
   "LuaSocket connects once per page")
 target("client c4 / Python requests (process wall time)", r_py, r_py and ("%.3f"):format(r_py), "≤ 0.3", r_py and r_py <= 0.3,
@@ -242,16 +254,17 @@ local function static_table(compact)
     local cpu, loopcpu = median(key, "cpu"), median(key, "loopcpu")
     -- programs without their own clock (curl): the process figures
     local t, c = loop or wall, loopcpu or cpu
+    local to_floor = loop and paired(key, "floor", "loop") or ratio(t, floor_loop)
     local ir = ir_per_event(key)
     local irtext = ir and group(ir) or "—"
     if ir and floor_ir and key ~= "floor" then irtext = irtext .. (" (%.2f×)"):format(ir / floor_ir) end
     if wall then
       if compact then
         w("| %s | %s | %s | %.2f | %s | %s |", what, f3(t), f3(c), c / t, irtext,
-          floor_loop and ("%.2f×"):format(t / floor_loop) or "—")
+          to_floor and ("%.2f×"):format(to_floor) or "—")
       else
         w("| %s | %s (%s) | %s | %s | %s | %.2f | %s | %s | %s |", what, f3(wall), sec_range(key, "wall"), f3(loop),
-          f3(loopcpu), f3(cpu), c / t, irtext, floor_loop and ("%.2f×"):format(t / floor_loop) or "—", bound)
+          f3(loopcpu), f3(cpu), c / t, irtext, to_floor and ("%.2f×"):format(to_floor) or "—", bound)
       end
       dat[#dat + 1] = string.format('"%s" %.6f %.6f "%.3f s" %d', label, t, c, t, color_of(key))
     else
@@ -273,8 +286,9 @@ local function latency_table()
   for _, r in ipairs(LATENCY) do
     local m = median(r[1], "wall")
     if m then
+      local to_curl = paired(r[1], "delay_curl8", "wall")
       w("| %s | %s (%s) | %s | %s |", r[2], f3(m), sec_range(r[1], "wall"), count_text(log_counts(r[1]).requests),
-        curl8 and ("%.3f"):format(m / curl8) or "—")
+        to_curl and ("%.3f"):format(to_curl) or "—")
       if r[3] then latdat[#latdat + 1] = string.format('"%s" %.6f "%.3f s" %d', r[3], m, m, color_of(r[1])) end
     else
       w("| %s | %s | | |", r[2], state(r[1]))
@@ -374,8 +388,9 @@ local runs = info.runs or "?"
 w("# modelarts-events benchmark")
 w("")
 w("Generated by `bench/run` (`make bench`) on %s: a warm-up round, then %s rounds in which every", info.date or "?", runs)
-w("program runs once in turn; medians of the rounds. One nginx (1 worker) on loopback serves static pages; it and the")
-w("programs share the machine's %s cores (load at the end: %s).", info.nproc or "?", info.load or "?")
+w("program runs once in turn; medians of the rounds (ratios: the median of the per-round ratios). One nginx")
+w("(1 worker) on loopback serves static pages; it and the programs share the machine's %s cores (load averages at the end, 1/5/15 min: %s).",
+  info.nproc or "?", info.load or "?")
 if not built then
   w("")
   w("**client: %s** — only the other programs were measured; the targets need the client.", client_state)
