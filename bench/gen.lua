@@ -2,9 +2,10 @@
 --
 --   lua5.4 bench/gen.lua OUTDIR JOB=EVENTS[@MIN-MAX] ...
 --
--- For each job, OUTDIR/JOB/OFFSET.json for OFFSET = 0, 100, ... holds the
--- page of 100 events the API would answer to ?offset=OFFSET&limit=100 with
--- order=desc, in the key order the real service uses.  A few empty pages
+-- For each job, OUTDIR/JOB/OFFSET.json for OFFSET = 0, 100, ... (and 1)
+-- holds the page of 100 events the API would answer to
+-- ?offset=OFFSET&limit=100 with order=desc, in the key order the real
+-- service uses.  A few empty pages
 -- follow the last one (as the service answers past the end), so a client
 -- that reads ahead does not meet a 404.
 --
@@ -120,7 +121,11 @@ local function make_job(dir, total, delay_min, delay_max)
   local head = '{"total":%d,"limit":%d,"offset":%d,"order":"desc","start_time":"%s","end_time":"%s","events":[%s]}'
   local last = total + EMPTY_PAGES * LIMIT
   local delays = {}
-  for offset = 0, last - 1, LIMIT do
+  -- Every page a client asks for, plus offset=1: a client may ask it once to
+  -- tell a server that counts offset in records from one that counts pages.
+  local offsets = { 1 }
+  for offset = 0, last - 1, LIMIT do offsets[#offsets + 1] = offset end
+  for _, offset in ipairs(offsets) do
     if delay_min then
       -- 13 and 21 are coprime: consecutive pages step through every value.
       local span = delay_max - delay_min + 1

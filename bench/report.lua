@@ -139,7 +139,9 @@ end
 local delays = {}
 for line in lines(tmp .. "/www/bench-delay/delays.txt") do
   local offset, ms = line:match("^(%d+) (%d+)$")
-  if offset and tonumber(offset) < LATENCY_PAGES * 100 then delays[#delays + 1] = tonumber(ms) / 1000 end
+  if offset and tonumber(offset) % 100 == 0 and tonumber(offset) < LATENCY_PAGES * 100 then
+    delays[#delays + 1] = tonumber(ms) / 1000
+  end
 end
 local function schedule(c)
   local free = {}
