@@ -190,7 +190,7 @@ memcheck: all
 # The suite with the module built with AddressSanitizer and UBSan.
 ASAN_LIBS = $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
 asan:
-	$(MAKE) spec SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	$(MAKE) spec SANITIZE="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer" \
 	  BUSTED="env LD_PRELOAD='$(ASAN_LIBS)' ASAN_OPTIONS=detect_leaks=0 $(LUA) /usr/bin/busted"
 
 fuzz:
@@ -201,6 +201,13 @@ bench:
 	$(MAKE) deps EXTRA_DEBS="$$(cat bench/packages.txt)"
 	$(MAKE) all
 	bench/run
+
+# The timeline pictures the README shows, from a real run against the
+# emulator (needs Debian's chromium).
+.PHONY: screenshots
+screenshots: all
+	$(MAKE) deps EXTRA_DEBS="chromium"
+	images/shoot $(PORT) $(EMULATOR_DIR) $(LUA)
 
 # Everything CI runs after `make check`.
 ci: check matrix lint rock install-check memcheck asan fuzz

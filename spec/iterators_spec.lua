@@ -61,14 +61,23 @@ describe("iterators", function()
     assert.matches("limit=3", emulator.last().args)
   end)
 
-  it("uses a page size of 100 by default and pins the window", function()
+  it("uses a page size of 100 by default and pins the window with the server's clock", function()
+    local c = emulator.client { concurrency = 1 }
+    emulator.reset()
     local n = 0
-    for _ in client:events("gen-150") do n = n + 1 end
-    assert.equal(150, n)
+    for _ in c:events("gen-350") do n = n + 1 end
+    assert.equal(350, n)
+    assert.equal(4, emulator.stats().requests)
     local args = emulator.last().args
     assert.matches("limit=100", args)
-    assert.matches("start_time=0", args)
-    assert.matches("end_time=%d+", args)
+    -- the window the server reported for the first page (gen-N starts at
+    -- 2022-11-26T16:00:00+08:00), ending at the server's Date: not 0, and
+    -- not the client's clock
+    assert.matches("start_time=1669449600000", args)
+    local end_ms = tonumber(args:match("end_time=(%d+)"))
+    assert.is_true(math.abs(end_ms - os.time() * 1000) < 120000, args)
+    assert.equal(999, end_ms % 1000) -- the whole of the server's current second
+    c:close()
   end)
 
   it("yields nothing for an empty job or an offset past the end", function()
@@ -82,19 +91,47 @@ describe("iterators", function()
     for _, ev in ipairs(events) do assert.equal("Error", ev.level) end
   end)
 
-  for _, order in ipairs { "desc", "asc" } do
-    it("yields each event of a growing job once (" .. order .. ")", function()
-      local job = "grow-450-3-" .. emulator.tag()
-      assert.truthy(client:list(job, { limit = 1 })) -- create it: 450 + 3 events
-      local seen, count = {}, 0
-      for ev in client:events(job, { limit = 40, order = order }) do
+  -- Read a growing job: which indexes came (none twice), and the error
+  -- raised if the iteration did not finish.
+  local function read_growing(c, job, params)
+    local seen, count = {}, 0
+    local ok, err = pcall(function()
+      for ev in c:events(job, params) do
         local i = emulator.index(ev)
         assert.is_nil(seen[i], "event #" .. i .. " came twice")
         seen[i] = true
         count = count + 1
       end
+    end)
+    return seen, count, (not ok) and err or nil
+  end
+
+  for _, order in ipairs { "desc", "asc" } do
+    it("yields each event of a growing job once (" .. order .. ")", function()
+      local job = "grow-450-3-" .. emulator.tag()
+      assert.truthy(client:list(job, { limit = 1 })) -- create it: 450 + 3 events
+      local seen, count, err = read_growing(client, job, { limit = 40, order = order })
+      assert.is_nil(err, err and tostring(err))
       for i = 1, 453 do assert.is_true(seen[i], "event #" .. i .. " is missing") end
       assert.is_true(count >= 453)
+    end)
+
+    it("ends, with every event or an error, when the job grows faster than it is read (" ..
+       order .. ")", function()
+      local c = emulator.client { concurrency = 4 }
+      local job = "grow-450-60-" .. emulator.tag()
+      assert.truthy(c:list(job, { limit = 1 })) -- create it: 450 + 60 events
+      emulator.reset()
+      local seen, _, err = read_growing(c, job, { limit = 40, order = order })
+      if err then
+        assert.equal("decode", err.kind, tostring(err))
+      else
+        for i = 1, 510 do assert.is_true(seen[i], "event #" .. i .. " is missing") end
+      end
+      -- a bound on requests: about one per page owed, plus a few
+      assert.is_true(emulator.stats().requests <= 2 * 510 / 40 + 12,
+        "requests: " .. emulator.stats().requests)
+      c:close()
     end)
   end
 

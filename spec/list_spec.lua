@@ -158,12 +158,28 @@ describe("client:list", function()
     bad(client, "max_items", "reference", { max_items = 5 })
     bad(client, "colour", "reference", { colour = "red" })
     bad(client, "params", "reference", "limit=5")
-    for _, id in ipairs { "", "a/b", "a?b", "a#b", "a\nb", "a\0b", 42 } do
+    for _, id in ipairs { "", "a/b", "a?b", "a#b", "a\nb", "a\0b", 42, ".", ".." } do
       bad(client, "training_job_id", id)
     end
     assert.equal(0, emulator.stats().requests)
     -- and the client still works
     assert.truthy(client:list("reference", { limit = 1 }))
+  end)
+
+  it("refuses invalid UTF-8 in the pattern instead of miscounting it", function()
+    emulator.reset()
+    for _, pattern in ipairs {
+      "a" .. string.rep("\128", 3000), -- continuation bytes only
+      "\192\175",                      -- an overlong '/'
+      "\237\160\128",                  -- a surrogate
+      "\244\144\128\128",              -- above U+10FFFF
+      "abc\226\130",                    -- cut short
+    } do
+      bad(client, "pattern", "reference", { pattern = pattern })
+    end
+    bad(client, "language", "reference", { language = "en\1us" })
+    bad(client, "language", "reference", { language = "en\127" })
+    assert.equal(0, emulator.stats().requests)
   end)
 
   it("accepts the bounds themselves", function()
@@ -177,6 +193,13 @@ describe("client:list", function()
     for _, source in ipairs { "K8S", "Job", "Task" } do
       assert.truthy(client:list("reference", { source = source }))
     end
+  end)
+
+  it("keeps dots inside a job id where they are no path segment", function()
+    local page, err = client:list("...")
+    assert.is_nil(page)
+    assert.equal(404, err.status)
+    assert.matches("/training%-jobs/%.%.%./events", emulator.last().uri)
   end)
 
   it("percent-encodes an unusual job id into one path segment", function()

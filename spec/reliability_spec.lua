@@ -78,6 +78,19 @@ describe("retries", function()
   end)
 end)
 
+describe("kept-alive connections", function()
+  it("resends once on a fresh connection a request that died on a reused one, whatever retries says", function()
+    local c = emulator.client { retries = 0 }
+    local job = "dropreused-" .. emulator.tag()
+    for i = 1, 30 do
+      local page, err = c:list(job, { limit = 2 })
+      assert.truthy(page, "call " .. i .. ": " .. tostring(err))
+      assert.equal(27, page.total)
+    end
+    c:close()
+  end)
+end)
+
 describe("transport faults", function()
   it("times out a slow server", function()
     local c = emulator.client { timeout = 0.5, retries = 0 }
@@ -157,6 +170,37 @@ describe("secrets", function()
     end
     local c = emulator.client { endpoint = "http://127.0.0.1:9", token = TOKEN, retries = 0 }
     clean(select(2, c:list("reference")), "refused")
+  end)
+
+  it("are blanked out of every field a server echoes them in, trimmed forms too", function()
+    local padded = "  tok-SECRET-0004  "
+    for _, c in ipairs {
+      emulator.client { token = TOKEN, retries = 0 },
+      emulator.client { token = padded, retries = 0 },
+      emulator.client { ak = "emulator-temp-ak", sk = "emulator-temp-sk", security_token = ST, retries = 0 },
+    } do
+      local _, err = c:list("fault-echo-token")
+      assert.equal(401, err.status, tostring(err))
+      local text = tostring(err) .. " " .. tostring(err.message) .. " " .. tostring(err.code) ..
+        " " .. tostring(err.request_id)
+      for _, secret in ipairs { TOKEN, ST, "tok-SECRET-0004" } do
+        assert.is_nil(text:find(secret, 1, true), text)
+      end
+      assert.matches("REDACTED", text)
+      c:close()
+    end
+  end)
+
+  it("blank out a short secret only where it stands alone, never inside words", function()
+    -- a wrong token: the gateway's message is "Incorrect IAM authentication
+    -- information: ..."; a token "ation" must not turn it into "authentic[REDACTED]"
+    local c = emulator.client { token = "ation", retries = 0 }
+    local _, err = c:list("reference")
+    assert.equal(401, err.status)
+    assert.matches("authentication", err.message)
+    assert.is_nil(err.message:find("%w%[REDACTED%]"), err.message)
+    assert.is_nil(err.message:find("%[REDACTED%]%w"), err.message)
+    c:close()
   end)
 
   it("are blanked out of a server message that quotes them", function()

@@ -23,11 +23,11 @@ describe("responses", function()
     local err = failure(client, "no-such-job")
     assert.equal("http", err.kind)
     assert.equal(404, err.status)
-    assert.equal("ModelArts.2762", err.code)
+    assert.equal("ModelArts.2775", err.code)
     assert.matches("does not exist", err.message)
     assert.matches("^%x+$", err.request_id)
     assert.is_false(err.retryable)
-    assert.matches("http 404 ModelArts%.2762", tostring(err))
+    assert.matches("http 404 ModelArts%.2775", tostring(err))
     assert.matches("request id %x+", tostring(err))
   end)
 
@@ -36,7 +36,8 @@ describe("responses", function()
     local page, err = c:list("reference")
     assert.is_nil(page)
     assert.equal(401, err.status)
-    assert.equal("APIG.1002", err.code)
+    assert.equal("APIG.0301", err.code)
+    assert.matches("Incorrect IAM authentication information", err.message)
     assert.is_nil(tostring(err):find("wrong-token-value", 1, true))
     c:close()
   end)
@@ -54,11 +55,51 @@ describe("responses", function()
     assert.is_false(err.retryable)
   end)
 
-  it("marks 429 and 5xx as retryable", function()
+  it("marks 429 and 5xx as retryable, and nothing else", function()
     assert.is_true(select(2, me.decode(429, "")).retryable)
     assert.is_true(select(2, me.decode(503, "{}")).retryable)
+    assert.is_true(select(2, me.decode(599, "{}")).retryable)
     assert.is_false(select(2, me.decode(403, "{}")).retryable)
     assert.is_false(select(2, me.decode(302, "")).retryable)
+    assert.is_false(select(2, me.decode(600, "")).retryable)
+    assert.is_false(select(2, me.decode(999, "")).retryable)
+  end)
+
+  it("refuses a status that is no HTTP status, with an error object", function()
+    for _, status in ipairs { 1e300, -1, 0 / 0, 99, 1000, 200.5, "200" } do
+      local ok, err = pcall(me.decode, status, "{}")
+      assert.is_false(ok, tostring(status))
+      assert.equal("invalid_argument", err.kind)
+    end
+  end)
+
+  it("reads error bodies in every shape the SDKs read, request id included", function()
+    for _, case in ipairs {
+      { '{"error_code":"APIG.0301","error_msg":"Incorrect IAM authentication information","request_id":"b1"}',
+        "APIG.0301", "Incorrect IAM authentication information", "b1" },
+      { '{"errorCode":"ModelArts.0102","errorMsg":"camel","requestId":"b2"}', "ModelArts.0102", "camel", "b2" },
+      { '{"code":"X.1","message":"plain"}', "X.1", "plain", nil },
+      { '{"error":{"code":"ModelArts.2775","message":"nested","request_id":"b3"}}', "ModelArts.2775", "nested", "b3" },
+      { '{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}',
+        "401", "The username or password is wrong.", nil },
+    } do
+      local _, err = me.decode(401, case[1])
+      assert.equal("http", err.kind)
+      assert.equal(case[2], err.code, case[1])
+      assert.equal(case[3], err.message, case[1])
+      assert.equal(case[4], err.request_id, case[1])
+    end
+    -- the header wins over the body
+    local _, err = me.decode(401, '{"error_code":"A","error_msg":"m","request_id":"body"}',
+      { ["x-request-id"] = "header" })
+    assert.equal("header", err.request_id)
+  end)
+
+  it("says an error body was empty, keeping status and retryability", function()
+    local _, err = me.decode(429, "", { ["Retry-After"] = "1" })
+    assert.equal(429, err.status)
+    assert.is_true(err.retryable)
+    assert.matches("empty body", err.message)
   end)
 
   it("reports an HTML 502 page as http without its markup", function()
@@ -89,6 +130,48 @@ describe("responses", function()
     end
   end)
 
+  it("reports empty error bodies as http errors, not as out of memory", function()
+    for _, case in ipairs { { "fault-empty-401", 401 }, { "fault-empty-404", 404 } } do
+      emulator.reset()
+      local err = failure(client, case[1])
+      assert.equal("http", err.kind, tostring(err))
+      assert.equal(case[2], err.status)
+      assert.is_false(err.retryable)
+      assert.matches("empty body", err.message)
+      assert.equal(2, emulator.stats().requests) -- no retry; the second is failure()'s check
+    end
+  end)
+
+  it("keeps a 429's status and Retry-After when its body is empty", function()
+    local c = emulator.client { retries = 0 }
+    local _, err = c:list("fault-empty-429-1-" .. emulator.tag())
+    assert.equal("http", err.kind, tostring(err))
+    assert.equal(429, err.status)
+    assert.is_true(err.retryable)
+    assert.equal(1, err.retry_after)
+    c:close()
+    c = emulator.client { retries = 2 }
+    local started = os.time()
+    assert.equal(27, assert(c:list("fault-empty-429-1-" .. emulator.tag())).total)
+    assert.is_true(os.time() - started >= 1, "Retry-After: 1 was not waited for")
+    c:close()
+  end)
+
+  it("takes the request id from the gateway's body too", function()
+    local c = emulator.client { token = "wrong-token-value", retries = 0 }
+    local _, err = c:list("reference")
+    assert.equal(401, err.status)
+    assert.equal("APIG.0301", err.code)
+    assert.matches("^%x+$", err.request_id)
+    c:close()
+  end)
+
+  it("reports a page without total by paging on, not as a decode error", function()
+    local page = assert(client:list("nototal-30", { limit = 10 }))
+    assert.is_nil(page.total)
+    assert.equal(10, #page.events)
+  end)
+
   it("reports a body nested too deep as a decode error, not a crash", function()
     local err = failure(client, "fault-deep")
     assert.equal("decode", err.kind)
@@ -114,13 +197,20 @@ describe("me.decode", function()
   it("rejects what is not a page", function()
     for _, body in ipairs {
       "", "[]", "42", '"x"', "{", '{"total":-1}', '{"total":1.5}', '{"total":"1e3"}',
-      '{"events":[]}', '{"total":1,"events":{"a":1}}', '{"total":1,"events":[7]}',
+      '{"total":1,"events":{"a":1}}', '{"total":1,"events":[7]}',
       '{"total":1,"events":[{"time":1}]}', string.rep("[", 100) .. string.rep("]", 100),
     } do
       local page, err = me.decode(200, body)
       assert.is_nil(page, body)
       assert.equal("decode", err.kind, body)
     end
+  end)
+
+  it("keeps a page without total: every field of the service is optional", function()
+    local page = assert(me.decode(200, '{"events":[{"time":"t","level":"Info","message":"m","source":"Job"}]}'))
+    assert.is_nil(page.total)
+    assert.equal(1, #page.events)
+    assert.is_nil(me.decode(200, "[]"))
   end)
 
   it("accepts an empty object for events", function()

@@ -80,4 +80,13 @@ describe("me.sign", function()
     assert.is_false(ok)
     assert.equal("headers", err.field)
   end)
+
+  it("signs the path of a relative URL whose query holds '://'", function()
+    local _, canonical = sign { method = "GET", url = "/path?u=http://x",
+      headers = { ["X-Sdk-Date"] = "20200608T023900Z" } }
+    assert.equal("GET\n/path/\nu=http%3A%2F%2Fx\n", canonical:sub(1, #"GET\n/path/\nu=http%3A%2F%2Fx\n"))
+    local _, absolute = sign { method = "GET", url = "https://h/path?u=http://x",
+      headers = { ["X-Sdk-Date"] = "20200608T023900Z" } }
+    assert.equal(canonical, absolute)
+  end)
 end)

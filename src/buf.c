@@ -6,16 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What every empty buffer points at; never written (cap 0 means "not ours"). */
+static char empty[1];
+
 void me_buf_init(me_buf *b)
 {
-    b->data = NULL;
+    b->data = empty;
     b->len = b->cap = 0;
     b->failed = 0;
 }
 
 void me_buf_free(me_buf *b)
 {
-    free(b->data);
+    if (b->cap)
+        free(b->data);
     me_buf_init(b);
 }
 
@@ -23,8 +27,21 @@ void me_buf_reset(me_buf *b)
 {
     b->len = 0;
     b->failed = 0;
-    if (b->data)
+    if (b->cap)
         b->data[0] = '\0';
+}
+
+void me_buf_shrink(me_buf *b, size_t keep)
+{
+    if (b->cap > keep)
+        me_buf_free(b);
+    else
+        me_buf_reset(b);
+}
+
+int me_buf_failed(const me_buf *b)
+{
+    return b->failed;
 }
 
 int me_buf_reserve(me_buf *b, size_t extra)
@@ -41,7 +58,7 @@ int me_buf_reserve(me_buf *b, size_t extra)
     cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
-    p = realloc(b->data, cap);
+    p = realloc(b->cap ? b->data : NULL, cap);
     if (!p)
         goto fail;
     b->data = p;
@@ -158,9 +175,7 @@ void me_buf_add_hex(me_buf *b, const unsigned char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-const char *me_buf_str(me_buf *b)
+const char *me_buf_str(const me_buf *b)
 {
-    if (b->failed)
-        return NULL;
-    return b->data ? b->data : "";
+    return b->failed ? NULL : b->data;
 }

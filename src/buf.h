@@ -6,16 +6,25 @@
 
 #include <stddef.h>
 
+/* `data` is never NULL and always NUL-terminated: an empty buffer points at
+ * a shared "" (cap 0) until something is added, so readers need no special
+ * case for "nothing received". Out of memory is only ever told by `failed`
+ * (me_buf_failed), never by a NULL pointer. */
 typedef struct me_buf {
-    char *data;     /* always NUL-terminated once anything was added */
+    char *data;
     size_t len;
-    size_t cap;
+    size_t cap;     /* 0: data is the shared empty string, not allocated */
     int failed;     /* set when an allocation failed; later adds are no-ops */
 } me_buf;
 
 void me_buf_init(me_buf *b);
 void me_buf_free(me_buf *b);
 void me_buf_reset(me_buf *b);             /* length 0, memory kept */
+/* Length 0, and memory above `keep` bytes given back (a receive buffer that
+ * once held a huge page must not keep it for the client's lifetime). */
+void me_buf_shrink(me_buf *b, size_t keep);
+/* Did an allocation fail since the last reset? */
+int me_buf_failed(const me_buf *b);
 int me_buf_reserve(me_buf *b, size_t extra);
 void me_buf_add(me_buf *b, const char *s, size_t n);
 void me_buf_adds(me_buf *b, const char *s);
@@ -33,6 +42,6 @@ void me_buf_add_unpct(me_buf *b, const char *s, size_t n);
 /* Lowercase hex of n bytes. */
 void me_buf_add_hex(me_buf *b, const unsigned char *s, size_t n);
 /* The contents, "" for an empty buffer; NULL after an allocation failure. */
-const char *me_buf_str(me_buf *b);
+const char *me_buf_str(const me_buf *b);
 
 #endif

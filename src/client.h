@@ -1,4 +1,5 @@
-/* client.h - the client object: configuration, list(), the iterators. */
+/* client.h - the client object: me.new, list(), job(), the iterators, and
+ * the libcurl driver under them. */
 #ifndef ME_CLIENT_H
 #define ME_CLIENT_H
 
@@ -8,8 +9,6 @@
 
 /* me.new(config) -> client */
 int me_client_new(lua_State *L);
-/* me.config_from_env([overrides]) -> config table */
-int me_config_from_env(lua_State *L);
 /* Register the client metatable; the cjson decode function is on the stack
  * top and becomes upvalue 1 of every method. */
 void me_client_register(lua_State *L);

@@ -10,35 +10,33 @@
  * globals, so several Lua states may load the module.
  * @module modelarts_events
  */
-#include <errno.h>
-#include <time.h>
-
 #include <curl/curl.h>
 #include <lauxlib.h>
 
 #include "client.h"
 #include "compat.h"
+#include "config.h"
 #include "decode.h"
 #include "error.h"
 #include "pager.h"
 #include "sign.h"
+#include "system.h"
+#include "util.h"
 #include "version.h"
 
 /***
  * Sleep, blocking the whole process: for scripts, never inside nginx.
  * @function sleep
- * @tparam number seconds
+ * @tparam number seconds finite; nothing happens for 0 or less
  */
 static int me_sleep(lua_State *L)
 {
-    double s = luaL_checknumber(L, 1);
-    struct timespec ts;
-    if (s <= 0)
-        return 0;
-    ts.tv_sec = (time_t)s;
-    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    double s = lua_type(L, 1) == LUA_TNUMBER ? lua_tonumber(L, 1) : 0.0 / 0.0;
+    if (s != s || s - s != 0) /* NaN or infinite */
+        me_error_argument(L, "seconds", "me.sleep: seconds must be a finite number");
+    for (; s > 86400; s -= 86400)
+        me_sleep_seconds(86400);
+    me_sleep_seconds(s);
     return 0;
 }
 
@@ -68,11 +66,16 @@ int luaopen_modelarts_events(lua_State *L)
         {"sleep", me_sleep},
         {"config_from_env", me_config_from_env},
         {"error", me_error_new_lua},
+        {"isatty", me_isatty_lua},
+        {"monotonic", me_monotonic_lua},
+        {"utc_offset", me_utc_offset_lua},
+        {"sigint_disposition", me_sigint_disposition_lua},
+        {"ignore_interrupts", me_ignore_interrupts_lua},
         {NULL, NULL}};
     /* Idempotent and reference counted inside libcurl. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return luaL_error(L, "modelarts_events: libcurl failed to initialise");
     me_error_init(L);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        me_error_raise(L, "network", "libcurl failed to initialise");
     push_decoder(L);
     me_pager_register(L);
     me_client_register(L);

@@ -1,21 +1,31 @@
 /* pager.c - see pager.h.
  *
+ * Requests are queued slots, delivered in order from the head; each send
+ * gets a fresh ticket (the `seq` drivers hand back), so that an answer to a
+ * request the pager has since given up on is recognised and ignored.
+ *
  * Consistency: offset paging over a list that grows shifts rows. The first
- * page pins the window (end_time = now unless the caller gave one) and its
- * total T0 fixes how many events the iteration owes. In descending order an
- * event that slips in at the window's edge second pushes every older event
- * one offset further; page k, fetched when the job held total_k events,
- * therefore covers the original positions [offset - s, offset - s + n) with
- * s = total_k - T0. The pager tracks how far it has delivered ("covered"),
- * drops what a page repeats, checks those drops against the previous page's
- * events by content, and fetches a page again if it came from before its
- * predecessor (a gap). Memory stays at one previous page. */
+ * page tells the total T0 (how many events the iteration owes) and the
+ * server's own "now" (its Date header): later pages are pinned to the
+ * window the server reported for the first one, ending at that now, so the
+ * client's clock never matters. In descending order an event that still
+ * slips in at the window's edge second pushes every older event one offset
+ * further; a page fetched when the job held total_k events covers the
+ * original positions [offset - s, offset - s + n) with s = total_k - T0.
+ * The pager tracks how far it has delivered ("covered"), drops what a page
+ * repeats (checked by content against the previous page), asks again where
+ * a page left a gap, and advances by what the server returned, not by what
+ * it asked for (a server may cap the page size).
+ *
+ * Nothing ends short in silence: a page that comes back empty while the
+ * total says more exist, pages that keep moving without bringing anything
+ * new, or a server that counts `offset` in pages (noticed by a probe, then
+ * followed) each end in an error object or are recovered. Memory stays at
+ * `width` pages plus the previous one. */
 #include "pager.h"
 
-#include <strings.h>
-
-#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,52 +35,63 @@
 #include <lauxlib.h>
 
 #include "compat.h"
-#include "decode.h"
 #include "error.h"
+#include "util.h"
 
 #define BACKOFF_BASE 0.5   /* seconds before the first retry, at most */
 #define BACKOFF_CAP 30.0   /* the longest wait between two attempts */
 #define RETRY_AFTER_CAP 120.0
+#define MAX_STALLS 8       /* deliveries in a row that bring nothing new */
 
 enum { SLOT_PENDING, SLOT_INFLIGHT, SLOT_WAITING, SLOT_READY };
+
+/* How the server reads `offset`: records (the reference page), or pages
+ * (the newest SDK docs); REFERENCE.md "Paging: what is not settled". */
+enum { OFFSET_UNKNOWN, OFFSET_RECORDS, OFFSET_PAGES };
 
 typedef struct me_slot {
     int state;
     int attempts;
     double retry_at;
+    long ticket;             /* the seq of its current send, 0 for none */
+    long long offset;        /* record position it asks for */
+    long long server_now;    /* from the answer's Date header, ms; -1 unknown */
     int ref;                 /* the page or error once READY */
     int is_error;
-    int refetches;           /* times fetched again to close a gap */
 } me_slot;
 
 struct me_pager {
+    enum me_pager_kind kind;
     const me_target *target;
     int client_ref, keep_ref;    /* the client, and the params copy + job id */
     const char *job_id;
-    me_query q;
-    int single, retries, desc, finished, failed;
-    long long limit;             /* page size asked for */
-    int window;
-    long long start_time, end_time;
+    me_query q;                  /* as sent: limit and window as they stand */
+    int retries, desc, user_window, over;
+    long next_ticket;
 
-    me_slot *slots;              /* ring of `width` slots, by sequence number */
-    long width;
-    long next_seq;               /* the next page to send for the first time */
-    long take_seq;               /* the next page to deliver */
+    me_slot *slots;              /* ring of `width` slots: head .. head+count-1 */
+    long width, head, count;
+    long long plan;              /* record position of the next new slot */
+    long long step;              /* how far a page advances: limit, or the server's cap */
 
-    int have_total;
-    long long first_total;       /* T0 */
-    long long owed;              /* events this iteration delivers at most */
-    long long delivered;
-    long long covered;           /* original positions delivered, from offset 0 */
+    int started;                 /* the first page was delivered */
+    long long first_total;       /* T0; -1 when the server sends no total */
+    long long owed;              /* events to deliver; -1: until a short page */
+    long long delivered, pages;
+    long long covered;           /* positions delivered, from offset 0 */
     long long shift;             /* the largest total_k - T0 seen */
     int prev_ref;                /* events of the previous delivered page */
-    long long prev_start;        /* original position of its first event */
+    long long prev_start;        /* position of its first event */
+    int stalls;
+    int ended_short;             /* the queue ran dry before `owed`: raise next */
+
+    int offset_mode;
+    me_slot probe;               /* offset=1: records or pages? */
+    int probing;                 /* 0, or 1 (ahead of time) / 2 (after an empty page) */
 
     uint64_t rng;
     me_pager_release_fn release;
     void *release_ctx;
-    lua_State *L;                /* for unref on collection only */
 };
 
 static double now_seconds(void)
@@ -78,6 +99,13 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* xorshift64*: jitter only needs to spread clients apart, not secrecy. */
@@ -89,28 +117,49 @@ static double random_unit(me_pager *p)
     return (double)((p->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
 
-static me_slot *slot_of(me_pager *p, long seq)
+static me_slot *queued(me_pager *p, long i)
 {
-    return &p->slots[seq % p->width];
+    return &p->slots[(p->head + i) % p->width];
 }
 
-static long long offset_of(const me_pager *p, long seq)
+static void init_slot(me_slot *s)
 {
-    return p->q.offset + (long long)seq * p->limit;
+    memset(s, 0, sizeof *s);
+    s->ref = LUA_NOREF;
+    s->server_now = -1;
+}
+
+static void clear_slot(lua_State *L, me_slot *s)
+{
+    luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
+    init_slot(s);
+}
+
+/* Forget every queued slot (answers still on the way are then ignored). */
+static void drop_queue(lua_State *L, me_pager *p)
+{
+    long i;
+    for (i = 0; i < p->count; i++)
+        clear_slot(L, queued(p, i));
+    p->count = 0;
 }
 
 me_pager *me_pager_push(lua_State *L, int client, const me_target *target, int job,
-                        int params, int single, int concurrency, int retries)
+                        int params, enum me_pager_kind kind, int concurrency, int retries)
 {
     me_pager *p;
-    me_query probe;
-    long i;
+    me_slot *slots;
+    long i, width = kind == ME_PAGER_EVENTS ? (concurrency < 1 ? 1 : concurrency) : 1;
+    int iterating = kind == ME_PAGER_EVENTS;
     client = client < 0 ? lua_gettop(L) + client + 1 : client;
     job = job < 0 ? lua_gettop(L) + job + 1 : job;
     params = params < 0 ? lua_gettop(L) + params + 1 : params;
 
     me_job_id_check(L, job);
-    me_query_check(L, params, &probe, !single);
+    if (kind != ME_PAGER_JOB) {
+        me_query probe;
+        me_query_check(L, params, &probe, iterating);
+    }
 
     /* A private copy of the params keeps the strings q points to alive and
      * immune to the caller changing the table while iterating. */
@@ -118,25 +167,28 @@ me_pager *me_pager_push(lua_State *L, int client, const me_target *target, int j
     lua_pushvalue(L, job);
     lua_rawseti(L, -2, 1);
     lua_newtable(L);
-    if (lua_istable(L, params)) {
-        lua_pushnil(L);
-        while (lua_next(L, params)) {
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_rawset(L, -4);
-        }
-    }
+    if (kind != ME_PAGER_JOB && lua_istable(L, params))
+        me_table_copy(L, params, -1);
     lua_pushvalue(L, -1);
     lua_rawseti(L, -3, 2);
 
+    /* Allocated before any reference is taken, so that a failure leaks none. */
+    slots = (me_slot *)calloc((size_t)width, sizeof *slots);
+    if (!slots)
+        me_error_raise(L, "invalid_argument", "out of memory while starting an iteration");
     p = (me_pager *)lua_newuserdata(L, sizeof *p);
     memset(p, 0, sizeof *p);
+    p->slots = slots;
+    p->width = width;
+    for (i = 0; i < width; i++)
+        init_slot(&slots[i]);
+    init_slot(&p->probe);
     p->client_ref = p->keep_ref = p->prev_ref = LUA_NOREF;
-    p->L = L;
     luaL_getmetatable(L, ME_PAGER_MT);
     lua_setmetatable(L, -2);
     /* stack: keep, params copy, pager */
-    me_query_check(L, -2, &p->q, !single);
+    if (kind != ME_PAGER_JOB)
+        me_query_check(L, -2, &p->q, iterating);
     lua_pushvalue(L, -3);
     p->keep_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, client);
@@ -147,35 +199,24 @@ me_pager *me_pager_push(lua_State *L, int client, const me_target *target, int j
     lua_replace(L, -3);
     lua_pop(L, 1);
 
+    p->kind = kind;
     p->target = target;
-    p->single = single;
     p->retries = retries < 0 ? 0 : retries;
     p->desc = !(p->q.order && strcmp(p->q.order, "asc") == 0);
-    p->limit = p->q.limit ? p->q.limit : (single ? 0 : 100);
-    if (!single && p->q.max_items > 0 && p->q.max_items < p->limit)
-        p->limit = p->q.max_items;
-    p->window = p->q.has_window;
-    p->start_time = p->q.start_time;
-    p->end_time = p->q.end_time;
-    if (!single && !p->window) {
-        /* Pin the window: events that arrive later are not this iteration's. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        p->window = 1;
-        p->start_time = 0;
-        p->end_time = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    p->user_window = p->q.has_window;
+    if (iterating) {
+        if (!p->q.limit)
+            p->q.limit = 100;
+        if (p->q.max_items > 0 && p->q.max_items < p->q.limit)
+            p->q.limit = p->q.max_items;
     }
-    p->width = single ? 1 : (concurrency < 1 ? 1 : concurrency);
-    p->slots = (me_slot *)calloc((size_t)p->width, sizeof *p->slots);
-    if (!p->slots)
-        luaL_error(L, "out of memory");
-    for (i = 0; i < p->width; i++)
-        p->slots[i].ref = LUA_NOREF;
+    p->step = p->q.limit ? p->q.limit : 1;
+    p->plan = p->covered = p->q.offset;
+    p->first_total = -1;
+    p->owed = -1;
     p->rng = (uint64_t)(uintptr_t)p ^ ((uint64_t)time(NULL) << 20) ^ 0x9E3779B97F4A7C15ULL;
     if (!p->rng)
         p->rng = 1;
-    p->covered = p->q.offset;
-    p->owed = -1;
     return p;
 }
 
@@ -185,57 +226,99 @@ void me_pager_set_release(me_pager *p, me_pager_release_fn fn, void *ctx)
     p->release_ctx = ctx;
 }
 
-/* May page seq be sent at all? Page 0 always; page 1 beside it, reading
- * ahead while page 0 tells the total (latency-bound paging would otherwise
- * spend a whole round trip on page 0 alone); the others once the total is
- * known, while they can still hold events this iteration owes. */
-static int wanted(const me_pager *p, long seq)
+/* ---- what to send ------------------------------------------------------- */
+
+/* The position where the owed events end, or -1 while unknown/unbounded. */
+static long long end_position(const me_pager *p)
 {
-    if (seq == 0)
-        return 1;
-    if (p->single || p->finished)
+    return p->owed < 0 ? -1 : p->q.offset + p->owed;
+}
+
+/* May a new slot be queued? Before the first page: that page, and one
+ * more beside it (latency-bound paging would otherwise spend a whole round
+ * trip on the first page alone). After it: while it can still hold events
+ * this iteration owes. */
+static int wanted(const me_pager *p)
+{
+    if (p->over || p->probing || p->count >= p->width)
         return 0;
-    if (!p->have_total)
-        return seq == 1 && (p->q.max_items < 0 || p->q.max_items > p->limit);
-    return (long long)seq * p->limit < (p->owed + p->shift);
+    if (p->kind != ME_PAGER_EVENTS)
+        return p->count == 0 && !p->started;
+    if (!p->started)
+        return p->count == 0 ||
+               (p->count == 1 && (p->q.max_items < 0 || p->q.max_items > p->q.limit));
+    if (end_position(p) < 0)
+        return 1;
+    return p->plan < end_position(p) + p->shift;
+}
+
+/* Is a waiting slot due? Else note how long until it is. */
+static void wake(me_slot *s, double *now, double *soonest)
+{
+    if (s->state != SLOT_WAITING)
+        return;
+    if (!*now)
+        *now = now_seconds();
+    if (s->retry_at <= *now)
+        s->state = SLOT_PENDING;
+    else if (*soonest < 0 || s->retry_at - *now < *soonest)
+        *soonest = s->retry_at - *now;
+}
+
+/* The offset on the wire for a record position. */
+static long long wire_offset(const me_pager *p, long long position)
+{
+    return p->offset_mode == OFFSET_PAGES ? position / p->q.limit : position;
+}
+
+static enum me_next send(me_pager *p, me_slot *s, long long wire, me_request *req, long *seq,
+                         const char **err)
+{
+    const me_query *q = p->kind == ME_PAGER_JOB ? NULL : &p->q;
+    if (me_request_build(req, p->target, p->job_id, q, wire, err) != 0)
+        return ME_FAIL;
+    s->state = SLOT_INFLIGHT;
+    s->attempts++;
+    s->ticket = ++p->next_ticket;
+    *seq = s->ticket;
+    return ME_SEND;
 }
 
 enum me_next me_pager_next(me_pager *p, me_request *req, long *seq, double *wait,
                            const char **err)
 {
-    long s;
+    long i;
     double now = 0, soonest = -1;
-    int inflight = 0;
-    if (p->finished)
+    int inflight = 0, ready = p->ended_short;
+    if (p->over)
         return ME_DONE;
     if (!p->target->endpoint) {
         /* The client was closed: its settings (and secrets) are gone. */
-        *err = "the client is closed";
-        return ME_DONE;
+        *err = "the client was closed";
+        return ME_FAIL;
     }
-    /* Retries and refetches of earlier pages first: they block delivery. */
-    for (s = p->take_seq; s < p->next_seq; s++) {
-        me_slot *slot = slot_of(p, s);
-        if (slot->state == SLOT_WAITING) {
-            if (!now)
-                now = now_seconds();
-            if (slot->retry_at <= now) {
-                slot->state = SLOT_PENDING;
-            } else if (soonest < 0 || slot->retry_at - now < soonest) {
-                soonest = slot->retry_at - now;
-            }
-        }
-        if (slot->state == SLOT_PENDING)
-            goto send;
-        if (slot->state == SLOT_INFLIGHT)
-            inflight++;
+    if (p->probing) {
+        wake(&p->probe, &now, &soonest);
+        if (p->probe.state == SLOT_PENDING)
+            return send(p, &p->probe, 1, req, seq, err);
+        inflight |= p->probe.state == SLOT_INFLIGHT;
+        ready |= p->probe.state == SLOT_READY;
     }
-    if (s < p->take_seq + p->width && wanted(p, s)) {
-        slot_of(p, s)->state = SLOT_PENDING;
-        slot_of(p, s)->attempts = 0;
-        slot_of(p, s)->refetches = 0;
-        p->next_seq = s + 1;
-        goto send;
+    /* Retries and refetches of queued pages first: they block delivery. */
+    for (i = 0; i < p->count; i++) {
+        me_slot *s = queued(p, i);
+        wake(s, &now, &soonest);
+        if (s->state == SLOT_PENDING)
+            return send(p, s, wire_offset(p, s->offset), req, seq, err);
+        inflight |= s->state == SLOT_INFLIGHT;
+        ready |= s->state == SLOT_READY;
+    }
+    if (wanted(p)) {
+        me_slot *s = queued(p, p->count++);
+        init_slot(s);
+        s->offset = p->plan;
+        p->plan += p->step;
+        return send(p, s, wire_offset(p, s->offset), req, seq, err);
     }
     if (inflight)
         return ME_IDLE;
@@ -243,21 +326,24 @@ enum me_next me_pager_next(me_pager *p, me_request *req, long *seq, double *wait
         *wait = soonest;
         return ME_WAIT;
     }
-    if (p->take_seq < p->next_seq)
-        return ME_IDLE; /* results are waiting to be taken */
-    return ME_DONE;
+    return ready ? ME_IDLE : ME_DONE; /* IDLE: results wait to be taken */
+}
 
-send:
-    {
-        me_slot *slot = slot_of(p, s);
-        if (me_request_build(req, p->target, p->job_id, &p->q, offset_of(p, s), p->limit,
-                             p->window, p->start_time, p->end_time, err) != 0)
-            return ME_DONE;
-        slot->state = SLOT_INFLIGHT;
-        slot->attempts++;
-        *seq = s;
-        return ME_SEND;
+/* ---- what comes back ---------------------------------------------------- */
+
+static me_slot *slot_of_ticket(me_pager *p, long ticket)
+{
+    long i;
+    if (p->over || ticket <= 0)
+        return NULL;
+    if (p->probing && p->probe.ticket == ticket && p->probe.state == SLOT_INFLIGHT)
+        return &p->probe;
+    for (i = 0; i < p->count; i++) {
+        me_slot *s = queued(p, i);
+        if (s->ticket == ticket && s->state == SLOT_INFLIGHT)
+            return s;
     }
+    return NULL;
 }
 
 static double retry_after_seconds(const char *v)
@@ -279,125 +365,126 @@ static double retry_after_seconds(const char *v)
     return -1;
 }
 
-/* Servers echo what they were sent (the gateway's signature errors quote
- * the canonical request, security token included): no secret of ours may
- * reach an error message, so blank each one out. */
-static void redact_message(lua_State *L, const me_target *t)
+/* The server's clock from its Date header, in ms, or -1. */
+static long long http_date_ms(const char *v)
 {
-    const char *secrets[3];
-    int i;
-    secrets[0] = t->token;
-    secrets[1] = t->sk;
-    secrets[2] = t->security_token;
-    lua_getfield(L, -1, "message");
-    for (i = 0; i < 3 && lua_isstring(L, -1); i++) {
-        if (secrets[i] && *secrets[i] && strstr(lua_tostring(L, -1), secrets[i])) {
-            luaL_gsub(L, lua_tostring(L, -1), secrets[i], "[REDACTED]");
-            lua_remove(L, -2);
-        }
-    }
-    lua_setfield(L, -2, "message");
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!v || !strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+        return -1;
+    return (long long)timegm(&tm) * 1000;
 }
 
 /* The error is at the top of the stack: retry, or keep it as the result. */
-static void settle_error(lua_State *L, me_pager *p, long seq, const char *retry_after)
+static void settle_error(lua_State *L, me_pager *p, me_slot *s, const char *retry_after)
 {
-    me_slot *slot = slot_of(p, seq);
+    const char *secrets[3];
+    double delay = retry_after_seconds(retry_after);
     int retryable;
-    redact_message(L, p->target);
-    if (retry_after_seconds(retry_after) >= 0) {
+    /* Servers echo what they were sent (the gateway's signature errors quote
+     * the canonical request, security token included). */
+    secrets[0] = p->target->token;
+    secrets[1] = p->target->sk;
+    secrets[2] = p->target->security_token;
+    me_error_redact(L, -1, secrets, 3);
+    if (delay >= 0) {
         /* for callers that pace themselves, as follow mode does */
-        lua_pushnumber(L, retry_after_seconds(retry_after));
+        lua_pushnumber(L, delay < RETRY_AFTER_CAP ? delay : RETRY_AFTER_CAP);
         lua_setfield(L, -2, "retry_after");
     }
     lua_getfield(L, -1, "retryable");
     retryable = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (retryable && slot->attempts <= p->retries) {
-        double delay = retry_after_seconds(retry_after);
+    if (retryable && s->attempts <= p->retries) {
         if (delay < 0) {
             /* Full jitter: anywhere up to the exponential bound. */
-            double bound = BACKOFF_BASE * pow(2.0, slot->attempts - 1);
+            double bound = BACKOFF_BASE * pow(2.0, s->attempts - 1);
             delay = random_unit(p) * (bound < BACKOFF_CAP ? bound : BACKOFF_CAP);
         } else if (delay > RETRY_AFTER_CAP) {
             delay = RETRY_AFTER_CAP;
         }
-        slot->state = SLOT_WAITING;
-        slot->retry_at = now_seconds() + delay;
+        s->state = SLOT_WAITING;
+        s->retry_at = now_seconds() + delay;
         lua_pop(L, 1);
         return;
     }
-    if (slot->attempts > 1) {
+    if (s->attempts > 1) {
         lua_getfield(L, -1, "message");
-        lua_pushfstring(L, "%s (after %d attempts)", lua_tostring(L, -1), slot->attempts);
+        lua_pushfstring(L, "%s (after %d attempts)", lua_tostring(L, -1), s->attempts);
         lua_setfield(L, -3, "message");
         lua_pop(L, 1);
-        me_pushinteger(L, slot->attempts);
+        me_pushinteger(L, s->attempts);
         lua_setfield(L, -2, "attempts");
     }
-    slot->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    slot->is_error = 1;
-    slot->state = SLOT_READY;
+    s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    s->is_error = 1;
+    s->state = SLOT_READY;
 }
 
-static int live(const me_pager *p, long seq)
+void me_pager_feed(lua_State *L, me_pager *p, int decoder, long seq, const me_response *r)
 {
-    return !p->finished && seq >= p->take_seq && seq < p->next_seq &&
-           p->slots[seq % p->width].state == SLOT_INFLIGHT;
-}
-
-void me_pager_feed(lua_State *L, me_pager *p, int decoder, long seq, long status,
-                   const char *body, size_t len, const char *request_id,
-                   const char *retry_after)
-{
-    me_slot *slot;
-    if (!live(p, seq))
+    me_slot *s = slot_of_ticket(p, seq);
+    enum me_shape shape = p->kind == ME_PAGER_JOB ? ME_SHAPE_JOB : ME_SHAPE_PAGE;
+    if (!s)
         return;
-    slot = slot_of(p, seq);
-    if (me_decode(L, decoder, status, body, len, request_id)) {
-        slot->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        slot->is_error = 0;
-        slot->state = SLOT_READY;
+    if (me_decode(L, decoder, shape, r->status, r->body, r->len, r->request_id)) {
+        s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        s->is_error = 0;
+        s->state = SLOT_READY;
+        s->server_now = http_date_ms(r->date);
     } else {
-        settle_error(L, p, seq, retry_after);
+        settle_error(L, p, s, r->retry_after);
     }
 }
 
 void me_pager_fail(lua_State *L, me_pager *p, long seq, const char *kind,
                    const char *message)
 {
-    if (!live(p, seq))
+    me_slot *s = slot_of_ticket(p, seq);
+    if (!s)
         return;
     me_error_pushf(L, kind, "%s", message);
-    settle_error(L, p, seq, NULL);
+    settle_error(L, p, s, NULL);
 }
 
 void me_pager_requeue(me_pager *p, long seq)
 {
-    if (live(p, seq)) {
-        slot_of(p, seq)->state = SLOT_PENDING;
-        slot_of(p, seq)->attempts--;
+    me_slot *s = slot_of_ticket(p, seq);
+    if (s) {
+        s->state = SLOT_PENDING;
+        s->attempts--;
     }
 }
 
-static void clear_slot(lua_State *L, me_slot *slot)
-{
-    luaL_unref(L, LUA_REGISTRYINDEX, slot->ref);
-    slot->ref = LUA_NOREF;
-    slot->is_error = 0;
-    slot->state = SLOT_PENDING;
-}
+/* ---- delivering --------------------------------------------------------- */
 
 static void finish(lua_State *L, me_pager *p)
 {
-    long i;
-    p->finished = 1;
-    for (i = 0; i < p->width; i++)
-        clear_slot(L, &p->slots[i]);
+    p->over = 1;
+    drop_queue(L, p);
+    clear_slot(L, &p->probe);
+    p->probing = 0;
     luaL_unref(L, LUA_REGISTRYINDEX, p->prev_ref);
     p->prev_ref = LUA_NOREF;
     if (p->release)
         p->release(p->release_ctx, p);
+}
+
+/* Push a decode error: the server's pages do not add up. */
+static void push_inconsistent(lua_State *L, const char *fmt, ...) ME_PRINTF(2, 3);
+static void push_inconsistent(lua_State *L, const char *fmt, ...)
+{
+    char message[400];
+    me_error e;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    memset(&e, 0, sizeof e);
+    e.kind = "decode";
+    e.message = message;
+    e.status = 200;
+    me_error_push(L, &e);
 }
 
 /* Same content: events carry no id, so equal fields mean "the same row". */
@@ -405,6 +492,8 @@ static int same_event(lua_State *L, int a, int b)
 {
     static const char *const fields[] = {"time", "message", "level", "source"};
     int i, same = 1;
+    a = a < 0 ? lua_gettop(L) + a + 1 : a; /* the pushes below move relative indexes */
+    b = b < 0 ? lua_gettop(L) + b + 1 : b;
     for (i = 0; i < 4 && same; i++) {
         lua_getfield(L, a, fields[i]);
         lua_getfield(L, b, fields[i]);
@@ -422,7 +511,7 @@ static int prefix_matches(lua_State *L, int events, int prev, long long from, lo
         int same;
         lua_rawgeti(L, events, (int)i);
         lua_rawgeti(L, prev, (int)(from + i));
-        same = lua_istable(L, -1) && same_event(L, -1, -2);
+        same = lua_istable(L, -1) && lua_istable(L, -2) && same_event(L, -1, -2);
         lua_pop(L, 2);
         if (!same)
             return 0;
@@ -430,44 +519,153 @@ static int prefix_matches(lua_State *L, int events, int prev, long long from, lo
     return 1;
 }
 
-/* Deliver the page at the top of the stack; returns 0 when it must be
- * fetched again instead (it predates its predecessor: a gap). */
-static int deliver(lua_State *L, me_pager *p, long seq)
+/* The first page: the total, what is owed, and the window for the rest. */
+static void start(lua_State *L, me_pager *p, int page, long long total, long long server_now)
+{
+    p->started = 1;
+    p->first_total = total;
+    p->owed = total < 0 ? -1 : (total > p->q.offset ? total - p->q.offset : 0);
+    if (p->q.max_items >= 0 && (p->owed < 0 || p->q.max_items < p->owed))
+        p->owed = p->q.max_items;
+    if (!p->user_window) {
+        /* Pin the window the server reported for this page, ending at the
+         * server's now: events that arrive later are not this iteration's,
+         * and the client's clock does not matter. Without a reported start
+         * the pages stay unpinned (growth is then caught by the totals). */
+        long long begin;
+        size_t n;
+        const char *s;
+        lua_getfield(L, page, "start_time");
+        s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        if (s && me_parse_iso8601(s, n, &begin) == 0 && begin >= 0) {
+            long long end = server_now >= 0 ? server_now + 999 : wall_ms();
+            if (begin <= end) {
+                p->q.has_window = 1;
+                p->q.start_time = begin;
+                p->q.end_time = end;
+            }
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* Begin asking how the server reads offset (see probe_decide). */
+static void start_probe(me_pager *p, int why)
+{
+    init_slot(&p->probe);
+    p->probing = why;
+}
+
+/* May a probe tell records from pages here? Only from the start of a job
+ * (an offset of the caller's own would already have been misread) and
+ * with pages of more than one record (else both readings agree). */
+static int can_probe(const me_pager *p)
+{
+    return p->offset_mode == OFFSET_UNKNOWN && p->q.offset == 0 && p->q.limit > 1 &&
+           p->pages == 1 && p->first_total > p->q.limit;
+}
+
+enum { DELIVERED, NOT_YET, FAILED };
+
+/* The probe asked offset=1 with the same limit. A server that counts
+ * records answers the first page moved by one (events 2.. of the first
+ * page); one that counts pages answers the second page. Returns FAILED
+ * with an error pushed, or NOT_YET. */
+static int probe_decide(lua_State *L, me_pager *p)
+{
+    int events, prev, why = p->probing;
+    long long m, n0, k;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->probe.ref);
+    if (p->probe.is_error) {
+        clear_slot(L, &p->probe);
+        p->probing = 0;
+        return FAILED;
+    }
+    lua_getfield(L, -1, "events");
+    events = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->prev_ref);
+    prev = lua_gettop(L);
+    m = (long long)me_rawlen(L, events);
+    n0 = (long long)me_rawlen(L, prev);
+    k = m < n0 - 1 ? m : n0 - 1;
+    p->offset_mode = m > 0 && k > 0 && prefix_matches(L, events, prev, 1, k) ? OFFSET_RECORDS
+                                                                              : OFFSET_PAGES;
+    lua_pop(L, 3);
+    clear_slot(L, &p->probe);
+    p->probing = 0;
+    if (m == 0 || (p->offset_mode == OFFSET_RECORDS && why == 2)) {
+        push_inconsistent(L, "a page came back empty at offset %lld while the total says %lld "
+                          "events exist; stopped rather than end short",
+                          p->covered, p->first_total);
+        return FAILED;
+    }
+    if (p->offset_mode == OFFSET_PAGES) {
+        /* Follow it: ask again from the end of the first page, by page. */
+        drop_queue(L, p);
+        p->plan = p->covered;
+        p->step = p->q.limit;
+    }
+    return NOT_YET;
+}
+
+/* Deliver the page at the top of the stack from the head slot s: returns
+ * DELIVERED (the page stays pushed), NOT_YET (popped; the slot is asked
+ * again or a probe runs first) or FAILED (replaced by an error). */
+static int deliver(lua_State *L, me_pager *p, me_slot *s)
 {
     int page = lua_gettop(L), events;
-    long long total, n, start, skip = 0, keep, i;
+    long long total, n, begin, skip, keep, i, end;
+    int last = 0;
+    if (p->kind != ME_PAGER_EVENTS) {
+        p->started = 1;
+        return DELIVERED;
+    }
     lua_getfield(L, page, "total");
-    total = (long long)lua_tonumber(L, -1);
+    total = lua_isnil(L, -1) ? -1 : (long long)lua_tonumber(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, page, "events");
     events = lua_gettop(L);
     n = (long long)me_rawlen(L, events);
+    if (!p->started)
+        start(L, p, page, total, s->server_now);
+    end = end_position(p);
 
-    if (p->single) {
-        lua_pop(L, 1);
-        return 1;
-    }
-    if (!p->have_total) {
-        p->have_total = 1;
-        p->first_total = total;
-        p->owed = total > p->q.offset ? total - p->q.offset : 0;
-        if (p->q.max_items >= 0 && p->q.max_items < p->owed)
-            p->owed = p->q.max_items;
-    }
-    start = offset_of(p, seq);
-    if (p->desc && total > p->first_total) {
-        start -= total - p->first_total;
+    begin = s->offset;
+    if (p->desc && p->first_total >= 0 && total > p->first_total) {
+        begin -= total - p->first_total;
         if (total - p->first_total > p->shift)
             p->shift = total - p->first_total;
     }
-    if (start > p->covered && slot_of(p, seq)->refetches < 3) {
-        slot_of(p, seq)->refetches++;
+    if (begin > p->covered) {
+        /* It came from before its predecessor (the list grew between the
+         * two): ask again where the gap starts, as the list stands now. */
+        if (p->offset_mode == OFFSET_PAGES || ++p->stalls > MAX_STALLS) {
+            lua_settop(L, page - 1);
+            push_inconsistent(L, "the server's pages kept moving (%lld requests in a row "
+                              "left a gap at position %lld); stopped rather than skip events",
+                              (long long)p->stalls, p->covered);
+            return FAILED;
+        }
+        s->offset = p->covered + (s->offset - begin);
+        s->state = SLOT_PENDING;
+        s->attempts = 0;
         lua_settop(L, page - 1);
-        return 0;
+        return NOT_YET;
     }
-    if (start > p->covered)
-        start = p->covered; /* a server that keeps leaving a gap: go on */
-    skip = p->covered - start;
+    if (n == 0 && (end < 0 || p->delivered < p->owed) && p->first_total >= 0) {
+        lua_settop(L, page - 1);
+        if (can_probe(p)) {
+            drop_queue(L, p);
+            start_probe(p, 2);
+            return NOT_YET;
+        }
+        push_inconsistent(L, "a page came back empty at offset %lld while the total says %lld "
+                          "events exist; stopped rather than end short",
+                          s->offset, total);
+        return FAILED;
+    }
+
+    skip = p->covered - begin;
     if (skip > n)
         skip = n;
     if (skip > 0 && p->prev_ref != LUA_NOREF) {
@@ -476,7 +674,7 @@ static int deliver(lua_State *L, me_pager *p, long seq)
         long long prev_n, from;
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->prev_ref);
         prev_n = (long long)me_rawlen(L, -1);
-        from = start - p->prev_start;
+        from = begin - p->prev_start;
         if (from >= 0 && from + skip <= prev_n) {
             while (skip > 0 && !prefix_matches(L, events, lua_gettop(L), from, skip))
                 skip--, from++;
@@ -484,7 +682,7 @@ static int deliver(lua_State *L, me_pager *p, long seq)
         lua_pop(L, 1);
     }
     keep = n - skip;
-    if (keep > p->owed - p->delivered)
+    if (end >= 0 && keep > p->owed - p->delivered)
         keep = p->owed - p->delivered;
     if (keep < 0)
         keep = 0;
@@ -498,74 +696,131 @@ static int deliver(lua_State *L, me_pager *p, long seq)
         lua_setfield(L, page, "events");
         lua_replace(L, events);
     }
-    p->covered = start + n > p->covered ? start + n : p->covered;
+    if (begin + n > p->covered)
+        p->covered = begin + n;
     p->delivered += keep;
+    p->pages++;
     luaL_unref(L, LUA_REGISTRYINDEX, p->prev_ref);
     lua_pushvalue(L, events);
     p->prev_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    p->prev_start = start + skip;
-    if (n == 0 || p->delivered >= p->owed)
-        p->finished = 2; /* deliver this page, then stop */
+    p->prev_start = begin + skip;
     lua_pop(L, 1);
-    return 1;
+
+    if (end >= 0 && p->delivered >= p->owed) {
+        last = 1;
+    } else if (n == 0) {
+        last = 1; /* no total: an empty page is the end */
+    } else if (n < p->q.limit) {
+        long long echoed;
+        lua_getfield(L, page, "limit");
+        echoed = (long long)lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        if (p->first_total < 0 && n < echoed) {
+            last = 1; /* no total: a short page is the end */
+        } else if (p->offset_mode != OFFSET_PAGES) {
+            /* More are owed: the server caps the page size. Advance by what
+             * it returns; what was queued on the old step is asked again. */
+            p->plan = s->offset + n;
+            p->step = n;
+            drop_queue(L, p);
+        }
+    }
+    p->stalls = keep > 0 ? 0 : p->stalls + 1;
+    if (!last && p->stalls > MAX_STALLS) {
+        lua_settop(L, page - 1);
+        push_inconsistent(L, "the server's pages kept moving (%lld requests in a row brought "
+                          "no new event, %lld delivered); stopped rather than loop forever",
+                          (long long)p->stalls, p->delivered);
+        return FAILED;
+    }
+    if (last)
+        p->over = 2; /* deliver this page, then finish */
+    else if (p->pages == 1 && can_probe(p) && p->first_total > p->q.limit * p->q.limit)
+        start_probe(p, 1); /* a page server would answer every later page, wrongly */
+    return DELIVERED;
 }
 
 int me_pager_take(lua_State *L, me_pager *p)
 {
-    me_slot *slot;
-    long seq = p->take_seq;
-    if (p->finished || seq >= p->next_seq)
+    me_slot *s;
+    int r;
+    if (p->over)
         return 0;
-    slot = slot_of(p, seq);
-    if (slot->state != SLOT_READY)
+    if (p->ended_short) {
+        finish(L, p);
+        push_inconsistent(L, "the pages ended at position %lld while %lld events were owed; "
+                          "stopped rather than end short", p->covered, p->owed);
+        return -1;
+    }
+    if (p->probing) {
+        if (p->probe.state != SLOT_READY)
+            return 0;
+        if (probe_decide(L, p) == FAILED) {
+            finish(L, p);
+            return -1;
+        }
         return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, slot->ref);
-    if (slot->is_error) {
-        clear_slot(L, slot);
-        p->failed = 1;
+    }
+    if (p->count == 0)
+        return 0;
+    s = queued(p, 0);
+    if (s->state != SLOT_READY)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
+    if (s->is_error) {
         finish(L, p);
         return -1;
     }
-    if (!deliver(L, p, seq)) {
-        clear_slot(L, slot); /* sent again by the next me_pager_next */
-        return 0;
-    }
-    clear_slot(L, slot);
-    p->take_seq++;
-    if (p->single || p->finished == 2)
+    luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
+    s->ref = LUA_NOREF;
+    r = deliver(L, p, s);
+    if (r == FAILED) {
         finish(L, p);
+        return -1;
+    }
+    if (r == NOT_YET)
+        return 0;
+    if (p->count > 0 && queued(p, 0) == s) {
+        init_slot(s);
+        p->head = (p->head + 1) % p->width;
+        p->count--;
+    }
+    if (p->kind != ME_PAGER_EVENTS || p->over == 2) {
+        finish(L, p);
+    } else if (p->count == 0 && !p->probing) {
+        /* Pages that came back shifted covered less than planned: go on
+         * from the first position not delivered yet, as the list stands. */
+        if (p->plan > p->covered + p->shift && p->offset_mode != OFFSET_PAGES)
+            p->plan = p->covered + p->shift;
+        if (!wanted(p))
+            p->ended_short = 1; /* raised by the next take: never a silent end */
+    }
     return 1;
 }
 
 int me_pager_done(const me_pager *p)
 {
-    return p->finished != 0;
+    return p->over != 0;
 }
 
 int me_pager_inflight(const me_pager *p)
 {
-    long s;
-    int n = 0;
-    for (s = p->take_seq; s < p->next_seq; s++)
-        n += p->slots[s % p->width].state == SLOT_INFLIGHT;
+    long i;
+    int n = p->probing && p->probe.state == SLOT_INFLIGHT;
+    for (i = 0; i < p->count; i++)
+        n += p->slots[(p->head + i) % p->width].state == SLOT_INFLIGHT;
     return n;
-}
-
-void me_pager_cancel(me_pager *p)
-{
-    long s;
-    for (s = p->take_seq; s < p->next_seq; s++)
-        me_pager_requeue(p, s);
 }
 
 /* ---- Lua methods, for drivers written in Lua ---------------------------- */
 
 static me_pager *check_pager(lua_State *L)
 {
-    return (me_pager *)luaL_checkudata(L, 1, ME_PAGER_MT);
+    return (me_pager *)me_check_object(L, 1, ME_PAGER_MT, "pager");
 }
 
-/* pager:next() -> "send", seq, request | "wait", seconds | "idle" | "done" */
+/* pager:next() -> "send", seq, request | "wait", seconds | "idle" | "done";
+ * raises an error object when it cannot go on. */
 static int pager_next(lua_State *L)
 {
     me_pager *p = check_pager(L);
@@ -574,6 +829,8 @@ static int pager_next(lua_State *L)
     double wait = 0;
     const char *err = NULL;
     enum me_next what;
+    if (!p->slots)
+        me_error_raise(L, "invalid_argument", "the pager is closed");
     me_request_init(&req);
     what = me_pager_next(p, &req, &seq, &wait, &err);
     switch (what) {
@@ -590,13 +847,22 @@ static int pager_next(lua_State *L)
     case ME_IDLE:
         lua_pushliteral(L, "idle");
         return 1;
+    case ME_FAIL:
+        me_request_free(&req);
+        me_error_raise(L, "invalid_argument", "cannot build a request: %s", err);
     default:
         me_request_free(&req);
-        if (err)
-            return luaL_error(L, "modelarts_events: cannot build a request: %s", err);
         lua_pushliteral(L, "done");
         return 1;
     }
+}
+
+/* A number argument as a long, whatever its size. */
+static long check_long(lua_State *L, int idx, const char *name)
+{
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        me_error_argument(L, name, "pager:feed: %s must be a number", name);
+    return (long)me_clamp_ll(lua_tonumber(L, idx), -2000000000LL, 2000000000LL);
 }
 
 /* pager:feed(seq, status, body, headers) for a response;
@@ -604,28 +870,25 @@ static int pager_next(lua_State *L)
 static int pager_feed(lua_State *L)
 {
     me_pager *p = check_pager(L);
-    long seq = (long)luaL_checknumber(L, 2);
+    long seq = check_long(L, 2, "seq");
+    if (!p->slots)
+        return 0;
     if (lua_isnil(L, 3)) {
-        me_pager_fail(L, p, seq, luaL_checkstring(L, 4), luaL_optstring(L, 5, "transfer failed"));
+        if (lua_type(L, 4) != LUA_TSTRING)
+            me_error_argument(L, "kind", "pager:feed: a failed transfer needs its kind");
+        me_pager_fail(L, p, seq, lua_tostring(L, 4),
+                      lua_type(L, 5) == LUA_TSTRING ? lua_tostring(L, 5) : "transfer failed");
     } else {
-        size_t len;
-        const char *body = luaL_optlstring(L, 4, "", &len);
-        const char *request_id = NULL, *retry_after = NULL;
-        if (lua_istable(L, 5)) {
-            lua_pushnil(L);
-            while (lua_next(L, 5)) {
-                if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
-                    const char *k = lua_tostring(L, -2);
-                    if (strcasecmp(k, "x-request-id") == 0)
-                        request_id = lua_tostring(L, -1);
-                    else if (strcasecmp(k, "retry-after") == 0)
-                        retry_after = lua_tostring(L, -1);
-                }
-                lua_pop(L, 1);
-            }
-        }
-        me_pager_feed(L, p, lua_upvalueindex(1), seq, (long)luaL_checknumber(L, 3), body, len,
-                      request_id, retry_after);
+        me_response r;
+        memset(&r, 0, sizeof r);
+        r.status = check_long(L, 3, "status");
+        r.body = "";
+        if (lua_type(L, 4) == LUA_TSTRING)
+            r.body = lua_tolstring(L, 4, &r.len);
+        r.request_id = me_header_find(L, 5, "x-request-id");
+        r.retry_after = me_header_find(L, 5, "retry-after");
+        r.date = me_header_find(L, 5, "date");
+        me_pager_feed(L, p, lua_upvalueindex(1), seq, &r);
     }
     return 0;
 }
@@ -634,7 +897,7 @@ static int pager_feed(lua_State *L)
 static int pager_take(lua_State *L)
 {
     me_pager *p = check_pager(L);
-    int r = me_pager_take(L, p);
+    int r = p->slots ? me_pager_take(L, p) : 0;
     if (r == 1)
         return 1;
     if (r < 0) {
@@ -660,13 +923,12 @@ static int pager_close(lua_State *L)
 {
     me_pager *p = check_pager(L);
     if (p->slots) {
-        if (!p->finished)
+        if (!p->over)
             finish(L, p);
         free(p->slots);
         p->slots = NULL;
-        p->next_seq = p->take_seq;
-        p->width = 1;
-        p->finished = 1;
+        p->count = 0;
+        p->over = 1;
         luaL_unref(L, LUA_REGISTRYINDEX, p->keep_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, p->client_ref);
         p->keep_ref = p->client_ref = LUA_NOREF;
@@ -679,16 +941,5 @@ void me_pager_register(lua_State *L)
     static const luaL_Reg methods[] = {
         {"next", pager_next}, {"feed", pager_feed}, {"take", pager_take},
         {"done", pager_done}, {"close", pager_close}, {NULL, NULL}};
-    /* expects the cjson decode function on the stack top: every method gets
-     * it as upvalue 1 */
-    luaL_newmetatable(L, ME_PAGER_MT);
-    lua_newtable(L);
-    lua_pushvalue(L, -3);
-    me_setfuncs(L, methods, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, pager_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, pager_close);
-    lua_setfield(L, -2, "__close");
-    lua_pop(L, 1);
+    me_class_register(L, ME_PAGER_MT, methods, pager_close, NULL);
 }

@@ -3,7 +3,6 @@
  * sent, and reported as an invalid_argument error naming the parameter. */
 #include "request.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "compat.h"
 #include "error.h"
 #include "sign.h"
+#include "util.h"
 
 void me_request_init(me_request *r)
 {
@@ -44,11 +44,12 @@ static long long days_from_civil(long long y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* Exactly n digits at s (the caller checked that n bytes exist). */
 static int digits(const char *s, int n, int *out)
 {
     int i, v = 0;
     for (i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
+        if (s[i] < '0' || s[i] > '9')
             return -1;
         v = v * 10 + (s[i] - '0');
     }
@@ -56,46 +57,53 @@ static int digits(const char *s, int n, int *out)
     return 0;
 }
 
-int me_parse_iso8601(const char *s, long long *ms)
+static int leap_year(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int me_parse_iso8601(const char *s, size_t n, long long *ms)
 {
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y, mo, d, h, mi, sec, frac = 0, oh = 0, om = 0, sign = 0;
-    const char *p;
-    if (strlen(s) < 19 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
+    size_t i = 19, fdigits = 0;
+    /* YYYY-MM-DD, 'T' or ' ', HH:MM:SS: fixed positions */
+    if (n < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
         s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
         digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
         s[16] != ':' || digits(s + 17, 2, &sec))
         return -1;
-    p = s + 19;
-    if (*p == '.') {
-        int n = 0;
-        for (p++; isdigit((unsigned char)*p); p++, n++)
-            if (n < 3)
-                frac = frac * 10 + (*p - '0');
-        if (n == 0)
+    if (s[i] == '.') {
+        /* 1 to 9 digits, truncated to milliseconds (never rounded) */
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, fdigits++)
+            if (fdigits < 3)
+                frac = frac * 10 + (s[i] - '0');
+        if (fdigits == 0 || fdigits > 9)
             return -1;
-        for (; n < 3; n++)
+        for (; fdigits < 3; fdigits++)
             frac *= 10;
     }
-    if (*p == 'Z' && p[1] == '\0') {
+    if (i < n && (s[i] == 'Z' || s[i] == 'z') && i + 1 == n) {
         sign = 0;
-    } else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1])) {
-        sign = *p == '-' ? -1 : 1;
-        if (digits(p + 1, 2, &oh))
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        /* +HH:MM or +HHMM */
+        sign = s[i] == '-' ? -1 : 1;
+        if (n - i == 6 && s[i + 3] == ':') {
+            if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om))
+                return -1;
+        } else if (n - i == 5) {
+            if (digits(s + i + 1, 2, &oh) || digits(s + i + 3, 2, &om))
+                return -1;
+        } else {
             return -1;
-        p += 3;
-        if (*p == ':')
-            p++;
-        if (digits(p, 2, &om) || p[2] != '\0')
-            return -1;
+        }
     } else {
         return -1;
     }
     if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-        sec > 60 || oh > 23 || om > 59)
+        sec > 60 || oh > 23 || om > 59 || (mo == 2 && d == 29 && !leap_year(y)))
         return -1;
-    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return -1;
+    /* second 60 (a leap second) is the next minute's 0 */
     *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
            (long long)sign * (oh * 3600 + om * 60)) * 1000 + frac;
     return 0;
@@ -150,24 +158,59 @@ static const char *check_enum(lua_State *L, int idx, const char *name,
 static long long check_time(lua_State *L, int idx, const char *name)
 {
     long long v;
+    int parsed;
     if (lua_type(L, idx) == LUA_TSTRING) {
-        if (me_parse_iso8601(lua_tostring(L, idx), &v) == 0 && v >= 0)
-            return v;
-    } else if (whole_number(L, idx, &v) == 0 && v >= 0) {
-        return v;
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        parsed = me_parse_iso8601(s, n, &v) == 0;
+    } else {
+        parsed = whole_number(L, idx, &v) == 0;
     }
-    me_error_argument(L, name, "%s must be epoch milliseconds (a non-negative integer) "
-                      "or an ISO-8601 date-time with an offset, like 2022-11-26T16:01:36+08:00", name);
-    return 0;
+    if (parsed && v < 0)
+        me_error_argument(L, name, "%s is before 1970-01-01 (%lld ms): the service counts "
+                          "from the epoch", name, v);
+    if (!parsed)
+        me_error_argument(L, name, "%s must be epoch milliseconds (a non-negative integer) "
+                          "or an ISO-8601 date-time with an offset, like "
+                          "2022-11-26T16:01:36+08:00", name);
+    return v;
 }
 
-/* UTF-8 characters in s (bytes that do not start a sequence don't count). */
-static size_t utf8_length(const char *s, size_t n)
+/* Characters in s if it is valid UTF-8 (no overlong forms, no surrogates,
+ * nothing above U+10FFFF), else -1. */
+static long long utf8_length(const char *str, size_t n)
 {
-    size_t i, chars = 0;
-    for (i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            chars++;
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    long long chars = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len, k;
+        unsigned long cp;
+        if (c < 0x80) {
+            i++, chars++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = 3, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            len = 4, cp = c & 0x07;
+        else
+            return -1;
+        if (i + len > n)
+            return -1;
+        for (k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return -1;
+        i += len, chars++;
+    }
     return chars;
 }
 
@@ -177,6 +220,13 @@ static const char *const SOURCES[] = {"K8S", "Job", "Task", NULL};
 static const char *const LIST_KEYS[] = {
     "offset", "limit", "order", "start_time", "end_time", "level", "source",
     "pattern", "language", "max_items", NULL};
+
+/* Push params[key] and tell whether it is there; the caller pops it. */
+static int get_param(lua_State *L, int idx, const char *key)
+{
+    lua_getfield(L, idx, key);
+    return !lua_isnil(L, -1);
+}
 
 void me_query_check(lua_State *L, int idx, me_query *q, int iterating)
 {
@@ -188,6 +238,7 @@ void me_query_check(lua_State *L, int idx, me_query *q, int iterating)
     if (!lua_istable(L, idx))
         me_error_argument(L, "params", "params must be a table");
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    luaL_checkstack(L, 8, "modelarts_events: checking params");
 
     /* Unknown names are mistakes (a typo would silently widen the query). */
     lua_pushnil(L);
@@ -206,45 +257,47 @@ void me_query_check(lua_State *L, int idx, me_query *q, int iterating)
         }
     }
 
-    lua_getfield(L, idx, "offset");
-    if (!lua_isnil(L, -1))
+    if (get_param(L, idx, "offset"))
         q->offset = check_range(L, -1, "offset", 0, 1000000000000LL);
-    lua_getfield(L, idx, "limit");
-    if (!lua_isnil(L, -1))
+    if (get_param(L, idx, "limit"))
         q->limit = check_range(L, -1, "limit", 1, 100);
-    lua_getfield(L, idx, "order");
-    if (!lua_isnil(L, -1))
+    if (get_param(L, idx, "max_items"))
+        q->max_items = check_range(L, -1, "max_items", 1, 1000000000000LL);
+    lua_pop(L, 3);
+    /* Strings from here on stay referenced by the params table. */
+    if (get_param(L, idx, "order"))
         q->order = check_enum(L, -1, "order", ORDERS, "asc, desc");
-    lua_getfield(L, idx, "level");
-    if (!lua_isnil(L, -1))
+    if (get_param(L, idx, "level"))
         q->level = check_enum(L, -1, "level", LEVELS, "Info, Error, Warning");
-    lua_getfield(L, idx, "source");
-    if (!lua_isnil(L, -1))
+    if (get_param(L, idx, "source"))
         q->source = check_enum(L, -1, "source", SOURCES, "K8S, Job, Task");
-    lua_getfield(L, idx, "pattern");
-    if (!lua_isnil(L, -1)) {
+    lua_pop(L, 3);
+    if (get_param(L, idx, "pattern")) {
         size_t n;
         const char *p;
+        long long chars;
         if (lua_type(L, -1) != LUA_TSTRING)
             me_error_argument(L, "pattern", "pattern must be a string");
         p = lua_tolstring(L, -1, &n);
-        if (n == 0 || utf8_length(p, n) > 256)
+        chars = utf8_length(p, n);
+        if (chars < 0)
+            me_error_argument(L, "pattern", "pattern must be valid UTF-8");
+        if (chars == 0 || chars > 256)
             me_error_argument(L, "pattern", "pattern must hold 1 to 256 characters");
         q->pattern = p;
         q->pattern_len = n;
     }
-    lua_getfield(L, idx, "language");
-    if (!lua_isnil(L, -1)) {
-        size_t n;
+    lua_pop(L, 1);
+    if (get_param(L, idx, "language")) {
+        size_t n = 0;
         const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
-        if (!s || n == 0 || n > 35 || strcspn(s, "\r\n") != n)
+        if (!s || n == 0 || n > 35 || me_has_control_byte(s, n))
             me_error_argument(L, "language", "language must be a language tag like en-us or zh-cn");
         q->language = s;
     }
-    lua_getfield(L, idx, "start_time");
-    lua_getfield(L, idx, "end_time");
-    has_start = !lua_isnil(L, -2);
-    has_end = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    has_start = get_param(L, idx, "start_time");
+    has_end = get_param(L, idx, "end_time");
     if (has_start != has_end)
         me_error_argument(L, has_start ? "end_time" : "start_time",
                           "start_time and end_time must be given together");
@@ -255,10 +308,7 @@ void me_query_check(lua_State *L, int idx, me_query *q, int iterating)
         if (q->start_time > q->end_time)
             me_error_argument(L, "start_time", "start_time must not be after end_time");
     }
-    lua_getfield(L, idx, "max_items");
-    if (!lua_isnil(L, -1))
-        q->max_items = check_range(L, -1, "max_items", 1, 1000000000000LL);
-    lua_pop(L, 10);
+    lua_pop(L, 2);
 }
 
 const char *me_job_id_check(lua_State *L, int idx)
@@ -270,6 +320,10 @@ const char *me_job_id_check(lua_State *L, int idx)
     s = lua_tolstring(L, idx, &n);
     if (n == 0 || n > 256)
         me_error_argument(L, "training_job_id", "training_job_id must hold 1 to 256 bytes");
+    /* "." and ".." are path segments of their own: a URL library removes
+     * them, and the request would go elsewhere than the job's. */
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        me_error_argument(L, "training_job_id", "training_job_id must not be '.' or '..'");
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f || c == '/' || c == '?' || c == '#')
@@ -306,94 +360,118 @@ static void add_number(me_buf *b, const char *key, long long v)
     add_param(b, key, num, (size_t)n);
 }
 
-int me_request_build(me_request *out, const me_target *t, const char *job_id,
-                     const me_query *q, long long offset, long long limit,
-                     int window, long long start_time, long long end_time,
-                     const char **err)
+/* The canonical query of one events page: keys in byte order (end_time
+ * level limit offset order pattern source start_time), so that what is
+ * sent is what SDK-HMAC-SHA256 signs. */
+static void events_query(me_buf *query, const me_query *q, long long offset)
 {
-    me_buf path, query;
-    const char *language = q->language ? q->language : t->language;
+    if (q->has_window)
+        add_number(query, "end_time", q->end_time);
+    if (q->level)
+        add_param(query, "level", q->level, strlen(q->level));
+    if (q->limit)
+        add_number(query, "limit", q->limit);
+    add_number(query, "offset", offset);
+    if (q->order)
+        add_param(query, "order", q->order, strlen(q->order));
+    if (q->pattern)
+        add_param(query, "pattern", q->pattern, q->pattern_len);
+    if (q->source)
+        add_param(query, "source", q->source, strlen(q->source));
+    if (q->has_window)
+        add_number(query, "start_time", q->start_time);
+}
+
+/* AK/SK: everything sent below Accept and User-Agent is signed, as the
+ * official SDKs do. Returns 0 or -1 with *err. */
+static int add_signature(me_request *out, const me_target *t, const me_buf *path,
+                         const me_buf *query, const char *language, const char **err)
+{
+    me_header signed_headers[5];
+    size_t n = 0, i;
+    char date[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    me_signature sig;
+    me_sign_input in;
+    int rc;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
+    signed_headers[n].name = "Host", signed_headers[n++].value = t->authority;
+    signed_headers[n].name = "X-Sdk-Date", signed_headers[n++].value = date;
+    signed_headers[n].name = "X-Project-Id", signed_headers[n++].value = t->project_id;
+    if (t->security_token)
+        signed_headers[n].name = "X-Security-Token", signed_headers[n++].value = t->security_token;
+    if (language)
+        signed_headers[n].name = "X-Language", signed_headers[n++].value = language;
+    in.method = "GET";
+    in.path = path->data;
+    in.path_len = path->len;
+    in.query = query->data;
+    in.query_len = query->len;
+    in.headers = signed_headers;
+    in.n_headers = n;
+    in.body = "";
+    in.body_len = 0;
+    me_signature_init(&sig);
+    rc = me_sign(&sig, &in, t->ak, t->sk, strlen(t->sk), err);
+    if (rc == 0) {
+        for (i = 0; i < n; i++)
+            add_header(out, signed_headers[i].name, signed_headers[i].value);
+        add_header(out, "Authorization", sig.authorization.data);
+    }
+    me_signature_free(&sig);
+    return rc;
+}
+
+int me_request_build(me_request *out, const me_target *t, const char *job_id,
+                     const me_query *q, long long offset, const char **err)
+{
+    me_buf rest, path, query;
+    const char *language = q && q->language ? q->language : t->language;
     int rc = 0;
 
+    me_buf_init(&rest);
     me_buf_init(&path);
     me_buf_init(&query);
     me_buf_reset(&out->url);
     me_buf_reset(&out->headers);
     out->n_headers = 0;
 
+    /* The path below the endpoint's own prefix. */
+    me_buf_adds(&rest, "/v2/");
+    me_buf_add_pct(&rest, t->project_id, strlen(t->project_id));
+    me_buf_adds(&rest, "/training-jobs/");
+    me_buf_add_pct(&rest, job_id, strlen(job_id));
+    if (q) {
+        me_buf_adds(&rest, "/events");
+        events_query(&query, q, offset);
+    }
     me_buf_adds(&path, t->path_prefix);
-    me_buf_adds(&path, "/v2/");
-    me_buf_add_pct(&path, t->project_id, strlen(t->project_id));
-    me_buf_adds(&path, "/training-jobs/");
-    me_buf_add_pct(&path, job_id, strlen(job_id));
-    me_buf_adds(&path, "/events");
-
-    /* Keys in byte order, so this already is the canonical query that
-     * SDK-HMAC-SHA256 signs: end_time level limit offset order pattern
-     * source start_time. */
-    if (window)
-        add_number(&query, "end_time", end_time);
-    if (q->level)
-        add_param(&query, "level", q->level, strlen(q->level));
-    if (limit)
-        add_number(&query, "limit", limit);
-    add_number(&query, "offset", offset);
-    if (q->order)
-        add_param(&query, "order", q->order, strlen(q->order));
-    if (q->pattern)
-        add_param(&query, "pattern", q->pattern, q->pattern_len);
-    if (q->source)
-        add_param(&query, "source", q->source, strlen(q->source));
-    if (window)
-        add_number(&query, "start_time", start_time);
+    me_buf_add(&path, rest.data, rest.len);
 
     me_buf_adds(&out->url, t->endpoint);
-    me_buf_adds(&out->url, path.data + strlen(t->path_prefix));
-    me_buf_addc(&out->url, '?');
-    me_buf_add(&out->url, query.data, query.len);
-
+    me_buf_add(&out->url, rest.data, rest.len);
+    if (query.len) {
+        me_buf_addc(&out->url, '?');
+        me_buf_add(&out->url, query.data, query.len);
+    }
     add_header(out, "Accept", "application/json");
-    if (t->user_agent)
-        add_header(out, "User-Agent", t->user_agent);
-    if (t->token) {
+    add_header(out, "User-Agent", t->user_agent);
+    if (me_buf_failed(&rest) || me_buf_failed(&path) || me_buf_failed(&query)) {
+        *err = "out of memory";
+        rc = -1;
+    } else if (t->token) {
         add_header(out, "X-Auth-Token", t->token);
         if (language)
             add_header(out, "X-Language", language);
     } else {
-        /* AK/SK: everything sent below is signed, as the official SDKs do. */
-        me_header signed_headers[5];
-        size_t n = 0;
-        char date[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        me_signature sig;
-        gmtime_r(&now, &tm);
-        strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
-        signed_headers[n].name = "Host", signed_headers[n++].value = t->authority;
-        signed_headers[n].name = "X-Sdk-Date", signed_headers[n++].value = date;
-        signed_headers[n].name = "X-Project-Id", signed_headers[n++].value = t->project_id;
-        if (t->security_token)
-            signed_headers[n].name = "X-Security-Token", signed_headers[n++].value = t->security_token;
-        if (language)
-            signed_headers[n].name = "X-Language", signed_headers[n++].value = language;
-        me_signature_init(&sig);
-        if (me_buf_str(&path) == NULL || me_buf_str(&query) == NULL) {
-            *err = "out of memory";
-            rc = -1;
-        } else if (me_sign(&sig, "GET", path.data, path.len, query.data, query.len,
-                           signed_headers, n, "", 0, t->ak, t->sk, strlen(t->sk), err) != 0) {
-            rc = -1;
-        } else {
-            size_t i;
-            for (i = 0; i < n; i++)
-                add_header(out, signed_headers[i].name, signed_headers[i].value);
-            add_header(out, "Authorization", me_buf_str(&sig.authorization));
-        }
-        me_signature_free(&sig);
+        rc = add_signature(out, t, &path, &query, language, err);
     }
+    me_buf_free(&rest);
     me_buf_free(&path);
     me_buf_free(&query);
-    if (rc == 0 && (me_buf_str(&out->url) == NULL || me_buf_str(&out->headers) == NULL)) {
+    if (rc == 0 && (me_buf_failed(&out->url) || me_buf_failed(&out->headers))) {
         *err = "out of memory";
         rc = -1;
     }

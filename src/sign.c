@@ -52,7 +52,7 @@ static void add_reencoded(me_buf *out, const char *s, size_t n)
     me_buf_init(&raw);
     me_buf_add_unpct(&raw, s, n);
     if (me_buf_str(&raw))
-        me_buf_add_pct(out, raw.data ? raw.data : "", raw.len);
+        me_buf_add_pct(out, raw.data, raw.len);
     else
         out->failed = 1;
     me_buf_free(&raw);
@@ -155,14 +155,11 @@ static int compare_headers(const void *a, const void *b)
     return strcmp(((const signed_header *)a)->name, ((const signed_header *)b)->name);
 }
 
-int me_sign(me_signature *out, const char *method,
-            const char *path, size_t path_len,
-            const char *query, size_t query_len,
-            const me_header *headers, size_t n_headers,
-            const char *body, size_t body_len,
-            const char *ak, const char *sk, size_t sk_len,
-            const char **err)
+int me_sign(me_signature *out, const me_sign_input *in, const char *ak, const char *sk,
+            size_t sk_len, const char **err)
 {
+    const me_header *headers = in->headers;
+    size_t n_headers = in->n_headers;
     signed_header *hs = NULL;
     const char *date = NULL;
     me_buf names;
@@ -206,11 +203,11 @@ int me_sign(me_signature *out, const char *method,
     qsort(hs, n_headers, sizeof *hs, compare_headers);
 
     /* The canonical request: method, URI, query, headers, names, body hash. */
-    me_buf_adds(&out->canonical_request, method);
+    me_buf_adds(&out->canonical_request, in->method);
     me_buf_addc(&out->canonical_request, '\n');
-    canonical_uri(&out->canonical_request, path, path_len);
+    canonical_uri(&out->canonical_request, in->path, in->path_len);
     me_buf_addc(&out->canonical_request, '\n');
-    me_buf_add(&out->canonical_request, query, query_len);
+    me_buf_add(&out->canonical_request, in->query, in->query_len);
     me_buf_addc(&out->canonical_request, '\n');
     for (i = 0; i < n_headers; i++) {
         me_buf_adds(&out->canonical_request, hs[i].name);
@@ -222,9 +219,10 @@ int me_sign(me_signature *out, const char *method,
         me_buf_adds(&names, hs[i].name);
     }
     me_buf_addc(&out->canonical_request, '\n');
-    me_buf_add(&out->canonical_request, me_buf_str(&names) ? names.data : "", names.len);
+    me_buf_add(&out->canonical_request, names.data, names.len);
     me_buf_addc(&out->canonical_request, '\n');
-    if (sha256_hex(&out->canonical_request, body ? body : "", body ? body_len : 0) != 0) {
+    if (sha256_hex(&out->canonical_request, in->body ? in->body : "",
+                   in->body ? in->body_len : 0) != 0) {
         *err = "SHA-256 failed";
         goto done;
     }
@@ -251,7 +249,7 @@ int me_sign(me_signature *out, const char *method,
         goto done;
     }
     me_buf_addf(&out->authorization, ALGORITHM " Access=%s, SignedHeaders=%s, Signature=", ak,
-                names.data ? names.data : "");
+                names.data);
     me_buf_add_hex(&out->authorization, mac, mac_len);
     if (!me_buf_str(&out->authorization)) {
         *err = "out of memory";
@@ -304,7 +302,8 @@ int me_sign_lua(lua_State *L)
     const char *err = NULL;
     int rc;
 
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!lua_istable(L, 1))
+        me_error_argument(L, "request", "sign: expects a table { method, url, headers, ak, sk }");
     lua_settop(L, 1);
     method = field_string(L, "method", 1, NULL);
     url = field_string(L, "url", 1, &url_len);
@@ -322,12 +321,25 @@ int me_sign_lua(lua_State *L)
         lua_pop(L, 1);
     }
 
-    /* scheme://authority/path?query#fragment: only path and query sign. */
-    auth = strstr(url, "://");
-    auth = auth ? auth + 3 : url;
-    path = strchr(auth, '/');
+    /* scheme://authority/path?query#fragment: only path and query sign. A
+     * "://" counts only as the scheme's, before any '/', '?' or '#': a
+     * relative URL may hold one in its query. */
+    {
+        size_t scheme = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "0123456789+-.");
+        if (scheme > 0 && strncmp(url + scheme, "://", 3) == 0)
+            auth = url + scheme + 3;
+        else
+            auth = NULL;
+    }
     frag = strchr(url, '#');
-    q = strchr(auth, '?');
+    if (auth) {
+        path = strchr(auth, '/');
+        q = strchr(auth, '?');
+    } else {
+        path = url; /* relative: it starts with the path */
+        q = strchr(url, '?');
+    }
     if (frag && q && q > frag)
         q = NULL;
     if (!path || (q && path > q) || (frag && path > frag))
@@ -347,12 +359,21 @@ int me_sign_lua(lua_State *L)
     if (q)
         me_canonical_query(&query, q + 1, (size_t)((frag ? frag : url + url_len) - q - 1));
     me_signature_init(&sig);
-    if (!me_buf_str(&query)) {
+    if (me_buf_failed(&query)) {
         err = "out of memory";
         rc = -1;
     } else {
-        rc = me_sign(&sig, method, path, (size_t)(path_end - path), query.data ? query.data : "",
-                     query.len, headers, n, body ? body : "", body_len, ak, sk, sk_len, &err);
+        me_sign_input in;
+        in.method = method;
+        in.path = path;
+        in.path_len = (size_t)(path_end - path);
+        in.query = query.data;
+        in.query_len = query.len;
+        in.headers = headers;
+        in.n_headers = n;
+        in.body = body ? body : "";
+        in.body_len = body_len;
+        rc = me_sign(&sig, &in, ak, sk, sk_len, &err);
     }
     me_buf_free(&query);
     if (rc != 0) {

@@ -26,17 +26,23 @@ void me_signature_free(me_signature *s);
  * re-encoded, sorted by key then value, joined by '&'. */
 void me_canonical_query(me_buf *out, const char *query, size_t len);
 
-/* Sign one request. `path` is the raw path as sent (no query); `query` the
- * canonical query (already sorted and encoded, as sent); every header given
- * is signed, and X-Sdk-Date must be among them. Returns 0, or -1 with a
- * static message in *err (missing X-Sdk-Date, out of memory, crypto failure). */
-int me_sign(me_signature *out, const char *method,
-            const char *path, size_t path_len,
-            const char *query, size_t query_len,
-            const me_header *headers, size_t n_headers,
-            const char *body, size_t body_len,
-            const char *ak, const char *sk, size_t sk_len,
-            const char **err);
+/* What a signature covers. */
+typedef struct me_sign_input {
+    const char *method;
+    const char *path;          /* raw, as sent (no query) */
+    size_t path_len;
+    const char *query;         /* canonical (sorted and encoded), as sent; may be empty */
+    size_t query_len;
+    const me_header *headers;  /* every one is signed; X-Sdk-Date must be among them */
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+} me_sign_input;
+
+/* Sign one request with the AK and SK. Returns 0, or -1 with a static
+ * message in *err (missing X-Sdk-Date, out of memory, crypto failure). */
+int me_sign(me_signature *out, const me_sign_input *in, const char *ak, const char *sk,
+            size_t sk_len, const char **err);
 
 /* Lua: me.sign{ method, url, headers, body, ak, sk } -> authorization,
  * canonical request, string to sign. */

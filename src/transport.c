@@ -1,17 +1,21 @@
 /* transport.c - see transport.h. */
 #include "transport.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <curl/curl.h>
 
+/* A receive buffer larger than this is given back after its transfer. */
+#define KEEP_BUFFER (256 * 1024)
+
 typedef struct me_transfer {
-    CURL *easy;
+    CURL *easy;                  /* made per transfer from the template */
     struct curl_slist *headers;
     me_buf body;
-    me_buf request_id, retry_after;
+    me_buf request_id, retry_after, date;
     size_t max_body;
     int too_large;
     int busy;
@@ -22,9 +26,9 @@ typedef struct me_transfer {
 
 struct me_transport {
     CURLM *multi;
+    CURL *template;              /* every option but the per-transfer ones */
     me_transfer *transfers;
     int n;
-    me_transport_options options;
     char *ca_file, *proxy;
 };
 
@@ -38,7 +42,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         return 0;
     }
     me_buf_add(&x->body, data, n);
-    return x->body.failed ? 0 : n;
+    return me_buf_failed(&x->body) ? 0 : n;
 }
 
 static void header_value(me_buf *out, const char *v, size_t n)
@@ -59,29 +63,28 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         /* A new response (after a 100 Continue, say): forget the old one. */
         me_buf_reset(&x->request_id);
         me_buf_reset(&x->retry_after);
+        me_buf_reset(&x->date);
     } else if (n > 13 && strncasecmp(data, "X-Request-Id:", 13) == 0) {
         header_value(&x->request_id, data + 13, n - 13);
     } else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
         header_value(&x->retry_after, data + 12, n - 12);
+    } else if (n > 5 && strncasecmp(data, "Date:", 5) == 0) {
+        header_value(&x->date, data + 5, n - 5);
     }
     return n;
 }
 
-static int setup_easy(me_transport *t, me_transfer *x)
+static CURL *make_template(const me_transport_options *o, const me_transport *t)
 {
-    const me_transport_options *o = &t->options;
     CURL *e = curl_easy_init();
     if (!e)
-        return -1;
-    x->easy = e;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)x);
+        return NULL;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)x);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* The path sent is the path signed: no dot-segment removal. */
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif
@@ -99,8 +102,13 @@ static int setup_easy(me_transport *t, me_transfer *x)
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    curl_easy_setopt(e, CURLOPT_PROXY, t->proxy ? t->proxy : "");
-    return 0;
+    /* Left unset, libcurl reads http_proxy, https_proxy, no_proxy (and the
+     * upper-case forms it accepts) itself; "" turns every proxy off. */
+    if (o->proxy_mode == ME_PROXY_URL)
+        curl_easy_setopt(e, CURLOPT_PROXY, t->proxy);
+    else if (o->proxy_mode == ME_PROXY_NONE)
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+    return e;
 }
 
 static char *dup_or_null(const char *s)
@@ -120,13 +128,17 @@ me_transport *me_transport_new(const me_transport_options *o, int handles)
     int i;
     if (!t)
         return NULL;
-    t->options = *o;
     t->ca_file = dup_or_null(o->ca_file);
     t->proxy = dup_or_null(o->proxy);
     t->multi = curl_multi_init();
     t->transfers = calloc((size_t)handles, sizeof *t->transfers);
     t->n = handles;
     if (!t->multi || !t->transfers || (o->ca_file && !t->ca_file) || (o->proxy && !t->proxy)) {
+        me_transport_free(t);
+        return NULL;
+    }
+    t->template = make_template(o, t);
+    if (!t->template) {
         me_transport_free(t);
         return NULL;
     }
@@ -137,19 +149,20 @@ me_transport *me_transport_new(const me_transport_options *o, int handles)
         me_buf_init(&x->body);
         me_buf_init(&x->request_id);
         me_buf_init(&x->retry_after);
+        me_buf_init(&x->date);
         x->max_body = o->max_body;
-        if (setup_easy(t, x) != 0) {
-            me_transport_free(t);
-            return NULL;
-        }
     }
     return t;
 }
 
 static void release(me_transport *t, me_transfer *x)
 {
-    if (x->busy)
-        curl_multi_remove_handle(t->multi, x->easy);
+    if (x->easy) {
+        if (x->busy)
+            curl_multi_remove_handle(t->multi, x->easy);
+        curl_easy_cleanup(x->easy);
+        x->easy = NULL;
+    }
     curl_slist_free_all(x->headers);
     x->headers = NULL;
     x->busy = 0;
@@ -163,14 +176,14 @@ void me_transport_free(me_transport *t)
         return;
     for (i = 0; t->transfers && i < t->n; i++) {
         me_transfer *x = &t->transfers[i];
-        if (x->easy) {
-            release(t, x);
-            curl_easy_cleanup(x->easy);
-        }
+        release(t, x);
         me_buf_free(&x->body);
         me_buf_free(&x->request_id);
         me_buf_free(&x->retry_after);
+        me_buf_free(&x->date);
     }
+    if (t->template)
+        curl_easy_cleanup(t->template);
     if (t->multi)
         curl_multi_cleanup(t->multi);
     free(t->transfers);
@@ -187,6 +200,11 @@ int me_transport_free_handles(const me_transport *t)
     return n;
 }
 
+int me_transport_busy(const me_transport *t)
+{
+    return t->n - me_transport_free_handles(t);
+}
+
 int me_transport_start(me_transport *t, const me_request *req, void *owner, long seq)
 {
     me_transfer *x = NULL;
@@ -197,11 +215,15 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
             x = &t->transfers[i];
     if (!x)
         return -1;
+    /* A fresh handle: libcurl's own per-handle state (its count of
+     * connections that died under a request, among others) starts anew. */
+    x->easy = curl_easy_duphandle(t->template);
+    if (!x->easy)
+        return -1;
     for (i = 0, h = req->headers.data; i < req->n_headers; i++, h += strlen(h) + 1) {
         struct curl_slist *next = curl_slist_append(x->headers, h);
         if (!next) {
-            curl_slist_free_all(x->headers);
-            x->headers = NULL;
+            release(t, x);
             return -1;
         }
         x->headers = next;
@@ -209,13 +231,17 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
     me_buf_reset(&x->body);
     me_buf_reset(&x->request_id);
     me_buf_reset(&x->retry_after);
+    me_buf_reset(&x->date);
     x->too_large = 0;
     x->errbuf[0] = '\0';
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (void *)x);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, (void *)x);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, (void *)x);
     curl_easy_setopt(x->easy, CURLOPT_URL, req->url.data);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
     if (curl_multi_add_handle(t->multi, x->easy) != CURLM_OK) {
-        curl_slist_free_all(x->headers);
-        x->headers = NULL;
+        release(t, x);
         return -1;
     }
     x->busy = 1;
@@ -244,7 +270,6 @@ static const char *fail_kind(CURLcode rc, int too_large)
     case CURLE_FILESIZE_EXCEEDED:
         return "too_large";
     case CURLE_WRITE_ERROR:
-        return too_large ? "too_large" : "network";
     case CURLE_OUT_OF_MEMORY:
         return too_large ? "too_large" : "network";
     default:
@@ -252,30 +277,35 @@ static const char *fail_kind(CURLcode rc, int too_large)
     }
 }
 
-static void finish_transfer(me_transport *t, CURL *easy, CURLcode rc, me_on_result done,
-                            void *ctx)
+static const char *nonempty(const me_buf *b)
 {
-    me_transfer *x = NULL;
+    return b->len ? b->data : NULL;
+}
+
+/* Report one transfer and give its handle back. The handle is free before
+ * the result is looked at, so that an error raised while decoding cannot
+ * leave it busy; its buffers are shrunk only after done() has read them. */
+static void finish_transfer(me_transport *t, me_transfer *x, CURLcode rc, const char *why,
+                            me_on_result done, void *ctx)
+{
     me_result r;
     char message[CURL_ERROR_SIZE + 128];
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
     memset(&r, 0, sizeof r);
     r.owner = x->owner;
     r.seq = x->seq;
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
-        r.body = me_buf_str(&x->body) ? x->body.data : NULL;
+    if (why) {
+        r.fail_kind = "network";
+        r.fail_message = why;
+    } else if (rc == CURLE_OK && me_buf_failed(&x->body)) {
+        r.fail_kind = "network";
+        r.fail_message = "out of memory while receiving the response";
+    } else if (rc == CURLE_OK) {
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+        r.body = x->body.data;
         r.body_len = x->body.len;
-        if (!r.body) {
-            r.fail_kind = "network";
-            r.fail_message = "out of memory while receiving the response";
-            r.body = "";
-            r.body_len = 0;
-        }
-        if (!r.body_len)
-            r.body = "";
-        r.request_id = x->request_id.len ? x->request_id.data : NULL;
-        r.retry_after = x->retry_after.len ? x->retry_after.data : NULL;
+        r.request_id = nonempty(&x->request_id);
+        r.retry_after = nonempty(&x->retry_after);
+        r.date = nonempty(&x->date);
     } else {
         r.fail_kind = fail_kind(rc, x->too_large);
         if (strcmp(r.fail_kind, "too_large") == 0)
@@ -287,26 +317,45 @@ static void finish_transfer(me_transport *t, CURL *easy, CURLcode rc, me_on_resu
                      x->errbuf[0] ? ": " : "", x->errbuf);
         r.fail_message = message;
     }
-    /* The handle is free before the result is looked at, so that an error
-     * raised while decoding cannot leave it busy. done() must not start a
-     * transfer: r.body still lives in this handle's buffer. */
     release(t, x);
     done(ctx, &r);
+    me_buf_shrink(&x->body, KEEP_BUFFER);
+}
+
+/* The multi handle failed as a whole: every transfer ends as a failure
+ * rather than spinning on a handle that makes no progress. */
+static void fail_all(me_transport *t, CURLMcode rc, me_on_result done, void *ctx)
+{
+    char why[160];
+    int i;
+    snprintf(why, sizeof why, "libcurl failed: %s", curl_multi_strerror(rc));
+    for (i = 0; i < t->n; i++)
+        if (t->transfers[i].busy)
+            finish_transfer(t, &t->transfers[i], CURLE_OK, why, done, ctx);
 }
 
 int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx)
 {
     int running = 0, queued;
+    CURLMcode rc;
     CURLMsg *msg;
-    curl_multi_perform(t->multi, &running);
-    if (wait > 0 && running) {
-        int numfds;
-        curl_multi_poll(t->multi, NULL, 0, (int)(wait * 1000 + 0.5), &numfds);
-        curl_multi_perform(t->multi, &running);
+    rc = curl_multi_perform(t->multi, &running);
+    if (rc == CURLM_OK && wait > 0 && running) {
+        int numfds, ms = wait > 3600 ? 3600000 : (int)(wait * 1000 + 0.5);
+        rc = curl_multi_poll(t->multi, NULL, 0, ms, &numfds);
+        if (rc == CURLM_OK)
+            rc = curl_multi_perform(t->multi, &running);
+    }
+    if (rc != CURLM_OK) {
+        fail_all(t, rc, done, ctx);
+        return 0;
     }
     while ((msg = curl_multi_info_read(t->multi, &queued)) != NULL) {
-        if (msg->msg == CURLMSG_DONE)
-            finish_transfer(t, msg->easy_handle, msg->data.result, done, ctx);
+        if (msg->msg == CURLMSG_DONE) {
+            me_transfer *x = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            finish_transfer(t, x, msg->data.result, NULL, done, ctx);
+        }
     }
     return running;
 }

@@ -1,7 +1,9 @@
-/* transport.h - HTTP over one libcurl multi handle per client: a few easy
- * handles whose connections the multi handle keeps alive and reuses, receive
- * buffers reused across transfers, and no Lua anywhere inside libcurl's
- * callbacks (they only fill C buffers). */
+/* transport.h - HTTP over one libcurl multi handle per client: a fresh easy
+ * handle per transfer (copied from one configured template, so that no
+ * state of libcurl's carries over from one request to the next) on
+ * connections the multi handle keeps alive and reuses, receive buffers
+ * reused across transfers, and no Lua anywhere inside libcurl's callbacks
+ * (they only fill C buffers). */
 #ifndef ME_TRANSPORT_H
 #define ME_TRANSPORT_H
 
@@ -11,10 +13,17 @@
 
 typedef struct me_transport me_transport;
 
+enum me_proxy_mode {
+    ME_PROXY_ENV,    /* libcurl reads http_proxy, https_proxy, no_proxy... */
+    ME_PROXY_URL,    /* `proxy` names the one proxy */
+    ME_PROXY_NONE    /* no proxy at all, whatever the environment says */
+};
+
 typedef struct me_transport_options {
     long timeout_ms, connect_timeout_ms;
     size_t max_body;
-    const char *ca_file, *proxy;
+    char *ca_file, *proxy;       /* owned by whoever filled them in */
+    enum me_proxy_mode proxy_mode;
     int insecure;
 } me_transport_options;
 
@@ -29,6 +38,7 @@ typedef struct me_result {
     size_t body_len;
     const char *request_id;      /* NULL when absent */
     const char *retry_after;     /* NULL when absent */
+    const char *date;            /* the Date header, NULL when absent */
 } me_result;
 
 typedef void (*me_on_result)(void *ctx, const me_result *r);
@@ -39,12 +49,15 @@ void me_transport_free(me_transport *t);
 /* Start a transfer; returns 0, or -1 (no free handle or out of memory). */
 int me_transport_start(me_transport *t, const me_request *req, void *owner, long seq);
 /* Drive transfers for at most `wait` seconds (0: only what is ready now);
- * calls done() for each finished transfer, after releasing its handle.
- * Returns the number of transfers still running. */
+ * calls done() for each finished transfer, after releasing its handle (if
+ * libcurl's multi handle itself fails, every transfer finishes as a
+ * network failure). Returns the number of transfers still running. */
 int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx);
 /* Drop the transfers of one owner (NULL: all), calling dropped() for each. */
 void me_transport_cancel(me_transport *t, void *owner,
                          void (*dropped)(void *owner, long seq));
 int me_transport_free_handles(const me_transport *t);
+/* Transfers running, for any owner (a pager's abandoned ones included). */
+int me_transport_busy(const me_transport *t);
 
 #endif

@@ -2,70 +2,55 @@
 --
 -- The C module `modelarts_events` validates, builds and signs requests,
 -- decodes responses, and runs the paging and retry core (`client:pager`).
--- This module only moves bytes: every request goes out as a subrequest
--- (`ngx.location.capture`) to an internal location that `proxy_pass`es it,
--- several at once in light threads (`ngx.thread.spawn`), and retries back off
--- with `ngx.sleep`. libcurl is never used inside nginx.
---
--- The C module must be built for LuaJIT (`make LUA_VERSION=jit`) and be on
--- `lua_package_cpath`, with lua-cjson for 5.1. The internal location must be
--- configured as in `examples/nginx.conf`:
---
---     location = /_modelarts_events {
---         internal;
---         set $modelarts_events_url '';
---         set $modelarts_events_host '';
---         rewrite_by_lua_block { require("modelarts_events.resty").proxy() }
---         body_filter_by_lua_block { require("modelarts_events.resty").body_filter() }
---         proxy_pass $modelarts_events_url;
---         proxy_set_header Host $modelarts_events_host;
---         proxy_http_version 1.1;
---         proxy_set_header Connection "";
---         proxy_pass_request_body off;
---         proxy_intercept_errors off;
---         proxy_connect_timeout 10s;
---         proxy_read_timeout 30s;
---     }
---
--- plus `resolver` for host names and `proxy_ssl_verify on`,
--- `proxy_ssl_trusted_certificate`, `proxy_ssl_server_name on` for https.
--- The `timeout`, `connect_timeout`, `ca_file`, `insecure` and `proxy` fields
--- of the configuration are accepted (and validated) but belong to nginx
--- there: `proxy_read_timeout`, `proxy_connect_timeout`,
--- `proxy_ssl_trusted_certificate`, `proxy_ssl_verify`.
+-- This module only moves bytes, over nginx's cosockets (`ngx.socket.tcp`,
+-- through the small HTTP/1.1 client in `modelarts_events.resty.http`):
+-- several requests at once in light threads (`ngx.thread.spawn`),
+-- connections kept alive in the cosocket pool, retries backing off with
+-- `ngx.sleep`. libcurl is never used inside nginx, and nginx.conf needs no
+-- block of its own: only what any cosocket client needs, `resolver` for host
+-- names and `lua_ssl_trusted_certificate` for https.
 --
 --     local resty = require "modelarts_events.resty"
 --     local client, err = resty.new { endpoint = ..., project_id = ..., token = ... }
 --     local page, err = client:list("job-id", { limit = 50 })
 --     for event in client:events("job-id", { order = "asc" }) do ngx.say(event.message) end
 --
--- Calls are allowed where subrequests are: the rewrite, access and content
--- phases (not in timers, `init_by_lua` or filters). A client may be made
--- anywhere (also at module level) and shared by the requests of a worker.
--- Drive one iteration from one coroutine: the light threads that carry its
--- subrequests belong to the coroutine that started them. Subrequests cannot
--- be aborted: when an iteration ends early (an error, a `break`), those in
--- flight still finish, and the request ends after them.
+-- Calls work wherever cosockets do: the rewrite, access and content phases
+-- and `ngx.timer.at` (so from `init_worker_by_lua*` through a timer). A client
+-- may be made anywhere (also at module level) and shared by the requests of
+-- a worker. Drive one iteration from one coroutine: the light threads that
+-- carry its requests belong to the coroutine that started them.
+--
+-- The configuration is that of `modelarts_events.new`, where `timeout` (one
+-- whole exchange), `connect_timeout` (connecting and the TLS handshake) and
+-- `max_body` bound every transfer, and `insecure = true` turns certificate
+-- checks off. Trust comes from nginx (`lua_ssl_trusted_certificate`), so
+-- `ca_file` is refused; so is `proxy` (cosockets connect directly). One more
+-- field: `tls_server_name`, the name sent as SNI and checked in the
+-- certificate (default: the URL's host name; needed for an endpoint given as
+-- an IP address, which nginx cannot check a certificate against).
+--
+-- The C module must be built for LuaJIT (`make LUA_VERSION=jit`) and be on
+-- `lua_package_cpath`, with lua-cjson for 5.1.
 -- @module modelarts_events.resty
 
--- luacheck: globals ngx
--- (the hook writes ngx.var and the subrequest's ngx.ctx)
-
 local me = require "modelarts_events"
+local http = require "modelarts_events.resty.http"
 
 local M = {
   --- The same version string as the C module's.
   VERSION = me.VERSION,
-  --- The internal location used for subrequests unless `config.location` says otherwise.
-  DEFAULT_LOCATION = "/_modelarts_events",
 }
 
+local DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT = 30, 10
 local DEFAULT_MAX_BODY = 8 * 1024 * 1024
--- The key in the subrequest's ngx.ctx that carries the request to proxy.
-local CTX_KEY = "modelarts_events_request"
-local URL_VAR, HOST_VAR = "modelarts_events_url", "modelarts_events_host"
-
-local CAPTURE_PHASES = { rewrite = true, access = true, content = true }
+-- Credentials in the order the C driver resolves them.
+local CREDENTIALS = { "token", "ak", "sk", "security_token" }
+-- Where ngx.socket.tcp works (ngx_lua's documentation of the API).
+local COSOCKET_PHASES = {
+  rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true,
+}
 
 local Client = {}
 Client.__index = Client
@@ -81,182 +66,142 @@ local function as_error(e, kind)
   return me.error(kind or "invalid_argument", tostring(e))
 end
 
--- nil when ngx.location.capture may be used now, else an error object.
+local function closed_error()
+  return argument_error(nil, "the client is closed")
+end
+
+-- nil when cosockets may be used now, else an error object.
 local function context_error()
-  if type(ngx) ~= "table" or not ngx.location then
+  if type(ngx) ~= "table" or not ngx.socket or not ngx.get_phase then
     return argument_error(nil, "modelarts_events.resty runs inside nginx (ngx_lua); elsewhere use modelarts_events")
   end
   local phase = ngx.get_phase()
-  if not CAPTURE_PHASES[phase] then
-    return argument_error(nil, "modelarts_events.resty needs subrequests, which the '" .. phase ..
-      "' phase does not allow (use rewrite, access or content)")
-  end
-  return nil
-end
-
-local function check_location(location)
-  if type(location) ~= "string" or location:sub(1, 1) ~= "/" or location:find("[%s%?#%c]") then
-    return argument_error("location", "location must be a path such as \"/_modelarts_events\"")
+  if not COSOCKET_PHASES[phase] then
+    return argument_error(nil, "modelarts_events.resty needs cosockets, which the '" .. phase ..
+      "' phase does not have: call it from rewrite, access or content, or from a timer (ngx.timer.at)")
   end
   return nil
 end
 
 --- Make a client.
--- @tparam table config the configuration of `modelarts_events.new` (endpoint
--- or region, project_id, token or ak and sk, language, retries, concurrency,
--- max_body, ...), plus `location`: the internal location for subrequests
--- (default "/_modelarts_events").
+-- @tparam table config the configuration of `modelarts_events.new`
+-- (endpoint or region, project_id, token or ak and sk, language, timeout,
+-- connect_timeout, retries, concurrency, insecure, max_body, ...; not
+-- `ca_file` nor `proxy`), plus `tls_server_name`
 -- @return the client, or nil and an `invalid_argument` error object
 function M.new(config)
   if type(config) ~= "table" then
     return nil, argument_error("config", "config must be a table")
   end
-  local location = config.location
-  if location == nil then location = M.DEFAULT_LOCATION end
-  local err = check_location(location)
-  if err then return nil, err end
-  local copy = {}
+  if config.proxy ~= nil and config.proxy ~= false then
+    return nil, argument_error("proxy", "modelarts_events.resty does not support a proxy: nginx's " ..
+      "cosockets connect to the endpoint directly (leave proxy out)")
+  end
+  if config.ca_file ~= nil then
+    return nil, argument_error("ca_file", "modelarts_events.resty trusts what nginx trusts: set " ..
+      "lua_ssl_trusted_certificate in nginx.conf instead of ca_file")
+  end
+  if config.location ~= nil then
+    return nil, argument_error("location", "modelarts_events.resty no longer uses an internal location " ..
+      "(it talks over cosockets): leave location out, and drop the location block from nginx.conf")
+  end
+  local server_name = config.tls_server_name
+  if server_name ~= nil and (type(server_name) ~= "string" or not server_name:find("^[%w%-%.]+$")) then
+    return nil, argument_error("tls_server_name", "tls_server_name must be a host name")
+  end
+  local copy, functions = {}, nil
   for k, v in pairs(config) do
-    if k ~= "location" then copy[k] = v end
+    if k ~= "tls_server_name" and k ~= "proxy" then copy[k] = v end
+  end
+  for _, field in ipairs(CREDENTIALS) do
+    if type(config[field]) == "function" then
+      functions = functions or {}
+      functions[field] = config[field]
+    end
   end
   local ok, core = pcall(me.new, copy)
   if not ok then return nil, as_error(core) end
   return setmetatable({
     core = core,
-    location = location,
-    max_body = config.max_body or DEFAULT_MAX_BODY,
+    functions = functions,
+    config = config,
+    transfer = {
+      timeout = config.timeout or DEFAULT_TIMEOUT,
+      connect_timeout = config.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+      max_body = config.max_body or DEFAULT_MAX_BODY,
+      verify = not config.insecure,
+      server_name = server_name,
+    },
   }, Client)
 end
 
--- ---- the internal location's side ----------------------------------------
+-- ---- credentials ----------------------------------------------------------
 
---- The `rewrite_by_lua` hook of the internal location: replaces the headers
--- the subrequest inherited from the client's request with the API request's
--- (the signed Host included) and points `$modelarts_events_url` and
--- `$modelarts_events_host` at it. Needs `set $modelarts_events_url '';` and
--- `set $modelarts_events_host '';` in the location.
-function M.proxy()
-  local ctx = ngx.ctx
-  local req = ctx[CTX_KEY]
-  if type(req) ~= "table" then
-    ngx.log(ngx.ERR, "modelarts_events.resty: ", ngx.var.uri, " is for its subrequests only")
-    return ngx.exit(ngx.HTTP_NOT_FOUND)
-  end
-  req.hooked = true
-  local ok, err = pcall(function()
-    for name in pairs(ngx.req.get_headers(0, true)) do
-      ngx.req.clear_header(name)
+-- The credentials for the next requests as strings, for pager:next(creds):
+-- nil when every credential is a string (the core has them), else the table
+-- or nil, err. Functions are called here, in Lua, where they may yield.
+local function credentials(self)
+  if not self.functions then return nil end
+  local creds, known = {}, {}
+  for _, field in ipairs(CREDENTIALS) do
+    local v = self.config[field]
+    if type(v) == "string" then
+      creds[field] = v
+      known[#known + 1] = v
     end
-    local host
-    for name, value in pairs(req.headers) do
-      if name:lower() == "host" then
-        host = value
-      else
-        ngx.req.set_header(name, value)
+  end
+  for _, field in ipairs(CREDENTIALS) do
+    local fn = self.functions[field]
+    if fn then
+      local ok, v = pcall(fn)
+      if not ok then
+        local message = type(v) == "table" and v.message or tostring(v)
+        for _, secret in ipairs(known) do
+          if message:find(secret, 1, true) then message = nil break end
+        end
+        return nil, argument_error(field, "the " .. field .. " function failed" ..
+          (message and (": " .. message) or " (its message is not shown: it holds a credential)"))
       end
+      if type(v) ~= "string" or v == "" or v:find("[\r\n]") then
+        return nil, argument_error(field, "the " .. field .. " function must return a non-empty string " ..
+          "without line breaks (value not shown)")
+      end
+      creds[field] = v
+      known[#known + 1] = v
     end
-    ngx.var[URL_VAR] = req.url
-    ngx.var[HOST_VAR] = host or req.url:match("^%a+://([^/?#]+)")
-  end)
-  if not ok then
-    req.config_error = tostring(err)
-    ngx.log(ngx.ERR, "modelarts_events.resty: the internal location is not set up: ", err)
-    return ngx.exit(ngx.HTTP_INTERNAL_SERVER_ERROR)
   end
-end
-
---- The `body_filter_by_lua` hook of the internal location (optional but
--- recommended): stops keeping a response once it is larger than the
--- client's `max_body`, so that a huge answer does not fill the worker's
--- memory before it is refused as `too_large`.
-function M.body_filter()
-  local req = ngx.ctx[CTX_KEY]
-  if type(req) ~= "table" or not req.max_body then return end
-  if req.too_large then
-    ngx.arg[1] = ""
-    return
-  end
-  req.received = (req.received or 0) + #ngx.arg[1]
-  if req.received > req.max_body then
-    req.too_large = true
-    ngx.arg[1] = ""
-    ngx.arg[2] = true
-  end
+  return creds
 end
 
 -- ---- the driver ----------------------------------------------------------
 
-local function first_string(v)
-  if type(v) == "table" then v = v[1] end
-  if type(v) == "string" then return v end
-  return nil
+-- Runs in a light thread: one exchange. Never raises.
+local function fetch(transfer, seq, req)
+  local ok, res, kind, message = pcall(http.request, req, transfer)
+  if not ok then return seq, nil, "network", "the HTTP client failed: " .. tostring(res) end
+  return seq, res, kind, message
 end
 
--- Runs in a light thread: one subrequest. Never raises.
-local function fetch(location, max_body, seq, req)
-  local sub = { url = req.url, headers = req.headers, max_body = max_body }
-  local ok, res = pcall(ngx.location.capture, location, {
-    method = ngx.HTTP_GET,
-    ctx = { [CTX_KEY] = sub },
-  })
-  return seq, ok, res, sub
-end
-
-local function authority(url)
-  return url:match("^%a+://([^/?#]+)") or url
-end
-
--- Hand one subrequest's outcome to the pager. Returns an error object when
--- the outcome says nginx is not set up for this module (nothing to retry).
-local function settle(self, pager, seq, ok, res, sub)
-  if not ok then
-    return as_error("the subrequest to " .. self.location .. " failed: " .. tostring(res))
+-- Hand one exchange's outcome to the pager.
+local function settle(pager, seq, res, kind, message)
+  if res then
+    pager:feed(seq, res.status, res.body, res.headers)
+  else
+    pager:feed(seq, nil, kind or "network", message or "no response was received")
   end
-  if sub.config_error then
-    return argument_error("location", "the internal location " .. self.location ..
-      " is not set up for modelarts_events.resty (see examples/nginx.conf): " .. sub.config_error)
-  end
-  if not sub.hooked then
-    return argument_error("location", "the location " .. self.location .. " did not run " ..
-      "require(\"modelarts_events.resty\").proxy() (see examples/nginx.conf)")
-  end
-  local where = authority(sub.url)
-  local body = res.body or ""
-  if sub.too_large or #body > self.max_body then
-    -- (body_filter() cut it off: that marks the subrequest truncated too)
-    pager:feed(seq, nil, "too_large", "the response from " .. where .. " is larger than max_body (" ..
-      tostring(self.max_body) .. " bytes)")
-    return nil
-  end
-  if res.truncated then
-    -- nginx ended the subrequest itself: no (complete) response came. An
-    -- error status the upstream sent arrives untruncated with its body.
-    if res.status == 504 then
-      pager:feed(seq, nil, "timeout", "no response from " .. where .. " in time (nginx: upstream timed out)")
-    elseif res.status and res.status >= 300 then
-      pager:feed(seq, nil, "network", "could not get a response from " .. where .. " (nginx answered " ..
-        tostring(res.status) .. "; its error log says why: connection, TLS or resolver)")
-    else
-      pager:feed(seq, nil, "network", "the response from " .. where .. " was cut short")
-    end
-    return nil
-  end
-  local headers = {}
-  for name, value in pairs(res.header or {}) do
-    headers[name] = first_string(value)
-  end
-  pager:feed(seq, res.status, body, headers)
-  return nil
 end
 
 -- One run of a pager: { pager, threads = { [seq] = thread }, n = in flight }.
+-- Finishing kills the light threads still in flight (their sockets close)
+-- and closes the pager.
 local function finish(run)
   run.finished = true
-  run.pager:close()
-  -- Subrequests cannot be aborted; threads still in flight end on their own
-  -- and what they bring is dropped.
+  for _, th in pairs(run.threads) do
+    pcall(ngx.thread.kill, th)
+  end
   run.threads = {}
   run.n = 0
+  run.pager:close()
 end
 
 local function wait_any(run)
@@ -265,11 +210,37 @@ local function wait_any(run)
   return ngx.thread.wait((table.unpack or unpack)(list))
 end
 
-local function closed_error()
-  return argument_error(nil, "the client is closed")
+-- Threads that ended without telling their seq (killed elsewhere): their
+-- pages failed.
+local function reap(run)
+  for seq, th in pairs(run.threads) do
+    if coroutine.status(th) == "dead" then
+      run.threads[seq] = nil
+      run.n = run.n - 1
+      run.pager:feed(seq, nil, "network", "the request's light thread ended without a response")
+    end
+  end
 end
 
--- Drive the pager to its next page: page | nil, err | nil (done).
+-- Send what the pager wants sent: what, a (the last answer of next()), or
+-- nil, err.
+local function send_all(self, run)
+  local creds, err = credentials(self)
+  if err then return nil, err end
+  while true do
+    local ok, what, a, b = pcall(run.pager.next, run.pager, creds)
+    if not ok then return nil, as_error(what) end
+    if what ~= "send" then return what, a end
+    local spawned, th = pcall(ngx.thread.spawn, fetch, self.transfer, a, b)
+    if not spawned or not th then
+      return nil, me.error("network", "cannot start a light thread: " .. tostring(th))
+    end
+    run.threads[a] = th
+    run.n = run.n + 1
+  end
+end
+
+-- Drive the pager to its next result: page | nil, err | nil (done).
 local function step(self, run)
   if run.finished then return nil end
   local stalls = 0
@@ -279,23 +250,11 @@ local function step(self, run)
       finish(run)
       return nil, closed_error()
     end
-    local ok, what, a, b
-    repeat
-      ok, what, a, b = pcall(run.pager.next, run.pager)
-      if not ok then
-        finish(run)
-        return nil, as_error(what)
-      end
-      if what == "send" then
-        local th, err = ngx.thread.spawn(fetch, self.location, self.max_body, a, b)
-        if not th then
-          finish(run)
-          return nil, me.error("network", "cannot start a light thread: " .. tostring(err))
-        end
-        run.threads[a] = th
-        run.n = run.n + 1
-      end
-    until what ~= "send"
+    local what, a = send_all(self, run)
+    if not what then
+      finish(run)
+      return nil, a
+    end
 
     local page, err = run.pager:take()
     if page then return page end
@@ -308,21 +267,22 @@ local function step(self, run)
       ngx.sleep(a)
     elseif run.n > 0 then
       stalls = 0
-      local done, seq, cap_ok, res, sub = wait_any(run)
-      if not done then
+      local called, ok, seq, res, kind, message = pcall(wait_any, run)
+      if not called then
+        -- (ngx.thread.wait works only in the coroutine that spawned them)
         finish(run)
-        return nil, as_error(seq, "network")
+        return nil, argument_error(nil, "drive an iteration from one coroutine: " .. tostring(ok))
       end
-      run.threads[seq] = nil
-      run.n = run.n - 1
-      if self.closed then
-        finish(run)
-        return nil, closed_error()
-      end
-      local fatal = settle(self, run.pager, seq, cap_ok, res, sub)
-      if fatal then
-        finish(run)
-        return nil, fatal
+      if ok and run.threads[seq] then
+        run.threads[seq] = nil
+        run.n = run.n - 1
+        if self.closed then
+          finish(run)
+          return nil, closed_error()
+        end
+        settle(run.pager, seq, res, kind, message)
+      else
+        reap(run)
       end
     elseif what == "done" then
       finish(run)
@@ -339,14 +299,22 @@ local function step(self, run)
   end
 end
 
--- A pager for this call, or nil and an error object.
-local function start(self, job_id, params, single)
+-- A run for a pager that make(core) returns, or nil and an error object.
+local function start(self, make)
   if self.closed then return nil, closed_error() end
   local err = context_error()
   if err then return nil, err end
-  local ok, pager = pcall(self.core.pager, self.core, job_id, params, single)
+  local ok, pager = pcall(make, self.core)
   if not ok then return nil, as_error(pager) end
   return { pager = pager, threads = {}, n = 0 }
+end
+
+-- The one result of a single-request run: value | nil, err.
+local function single(self, run)
+  local value, err = step(self, run)
+  if not run.finished then finish(run) end
+  if value then return value end
+  return nil, err or me.error("network", "no response was received")
 end
 
 --- One page of a job's events, as `modelarts_events` client:list returns it.
@@ -356,13 +324,32 @@ end
 -- @return the page `{ total, limit, offset, order, start_time, end_time, events }`,
 -- or nil and an error object (bad arguments included: kind `invalid_argument`)
 function Client:list(job_id, params)
-  local run, err = start(self, job_id, params, true)
+  local run, err = start(self, function(core) return core:pager(job_id, params, true) end)
   if not run then return nil, err end
-  local page
-  page, err = step(self, run)
-  if not run.finished then finish(run) end
-  if page then return page end
-  return nil, err or me.error("network", "no response was received")
+  return single(self, run)
+end
+
+--- The job itself, as `modelarts_events` client:job returns it.
+-- @tparam string job_id the training job id
+-- @return `{ id, name, phase, secondary_phase, duration_ms, terminal, result, status }`,
+-- or nil and an error object
+function Client:job(job_id)
+  if not self.closed and not self.core.job_pager then
+    return nil, argument_error(nil, "client:job needs a modelarts_events C module with client:job_pager")
+  end
+  local run, err = start(self, function(core) return core:job_pager(job_id) end)
+  if not run then return nil, err end
+  return single(self, run)
+end
+
+-- An iterator object: call it for the next value; close() ends it early
+-- (the requests in flight are dropped, their connections closed).
+local function iterator(next_value, run)
+  return setmetatable({
+    close = function()
+      if not run.finished then finish(run) end
+    end,
+  }, { __call = function() return next_value() end })
 end
 
 --- Iterate over the pages of a job's events, fetching up to `concurrency`
@@ -370,44 +357,49 @@ end
 -- Unlike `list`, the iterator raises: bad arguments raise the
 -- `invalid_argument` error object when `pages` is called, and a failure while
 -- iterating raises the error object from the loop (`pcall` around the loop
--- catches both), as the C client's iterators do.
+-- catches both), as the C client's iterators do. An iteration that ends
+-- (done, failed, or `it:close()` after a `break`) stops the requests it
+-- still has in flight; without `close()`, those finish within `timeout`
+-- and their connections are kept alive.
 -- @tparam string job_id the training job id
 -- @tparam[opt] table params those of `list`, plus `max_items`
--- @return an iterator over pages
+-- @return an iterator over pages (callable, with a `close` method)
 function Client:pages(job_id, params)
-  local run, err = start(self, job_id, params, false)
+  local run, err = start(self, function(core) return core:pager(job_id, params, false) end)
   if not run then error(err) end
-  return function()
+  return iterator(function()
     local page, e = step(self, run)
     if page then return page end
     if e then error(e) end
     return nil
-  end
+  end, run)
 end
 
 --- Iterate over the events of a job: `for event, i in client:events(id, params)`,
 -- `i` counting from 1. Raises like `pages`.
 -- @tparam string job_id the training job id
 -- @tparam[opt] table params those of `pages`
--- @return an iterator over (event, index)
+-- @return an iterator over (event, index) (callable, with a `close` method)
 function Client:events(job_id, params)
-  local next_page = self:pages(job_id, params)
+  local pages = self:pages(job_id, params)
   local events, i, count = nil, 0, 0
-  return function()
+  local it = iterator(function()
     while true do
       if events and i < #events then
         i = i + 1
         count = count + 1
         return events[i], count
       end
-      local page = next_page()
+      local page = pages()
       if not page then
         events = nil
         return nil
       end
       events, i = page.events, 0
     end
-  end
+  end, {})
+  it.close = pages.close
+  return it
 end
 
 --- Release the client; safe to call twice. Later calls return an error.

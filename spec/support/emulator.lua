@@ -8,6 +8,8 @@ local M = {}
 M.url = os.getenv("MODELARTS_EMULATOR") or "http://127.0.0.1:18080"
 M.tls_url = os.getenv("MODELARTS_EMULATOR_TLS") or "https://127.0.0.1:18443"
 M.ca_file = os.getenv("MODELARTS_EMULATOR_CA") or "/tmp/modelarts-emulator-18080/ca.pem"
+--- The emulator's forward proxy (`emulator/ctl start --proxy-port`), if any.
+M.proxy_url = os.getenv("MODELARTS_EMULATOR_PROXY")
 M.project_id = "0a1b2c3d4e5f"
 M.token = "emulator-token"
 M.ak, M.sk = "emulator-ak", "emulator-sk"
@@ -50,6 +52,28 @@ function M.index(event) return tonumber(event.message:match("#(%d+)")) end
 function M.is_integer(v)
   if math.type then return math.type(v) == "integer" end
   return type(v) == "number" and v == math.floor(v)
+end
+
+--- Run Lua `code` as a user's script runs: a fresh process with only `env`
+-- set (env -i), the module under test on its cpath (and, under `make asan`,
+-- the sanitizer runtime it needs). Returns its first line of output.
+function M.run_script(env, code)
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write(string.format("package.cpath = %q .. ';' .. package.cpath\n",
+    os.getenv("ME_CPATH") or "./?.so"), code)
+  f:close()
+  local vars = {}
+  for _, name in ipairs { "LD_PRELOAD", "ASAN_OPTIONS" } do
+    if os.getenv(name) and env[name] == nil then vars[#vars + 1] = name .. "='" .. os.getenv(name) .. "'" end
+  end
+  for k, v in pairs(env) do vars[#vars + 1] = k .. "='" .. v .. "'" end
+  local p = assert(io.popen(string.format("env -i %s %s %s 2>&1", table.concat(vars, " "),
+    os.getenv("ME_LUA") or "lua5.4", script)))
+  local out = p:read("*l")
+  p:close()
+  os.remove(script)
+  return out
 end
 
 return M

@@ -1,0 +1,98 @@
+/* util.c - see util.h. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <time.h>
+
+#include "compat.h"
+
+#define SLEEP_CAP 86400.0
+
+void me_sleep_seconds(double s)
+{
+    struct timespec ts;
+    if (!(s > 0))
+        return;
+    if (s > SLEEP_CAP)
+        s = SLEEP_CAP;
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+const char *me_header_find(lua_State *L, int headers, const char *name)
+{
+    const char *found = NULL;
+    if (!lua_istable(L, headers))
+        return NULL;
+    headers = headers < 0 && headers > LUA_REGISTRYINDEX ? lua_gettop(L) + headers + 1 : headers;
+    lua_pushnil(L);
+    while (lua_next(L, headers)) {
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -2);
+            size_t i;
+            for (i = 0; name[i] && tolower((unsigned char)k[i]) == name[i]; i++)
+                ;
+            if (!name[i] && !k[i]) {
+                found = lua_tostring(L, -1);
+                lua_pop(L, 2);
+                break;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    return found;
+}
+
+void me_table_copy(lua_State *L, int from, int to)
+{
+    from = from < 0 ? lua_gettop(L) + from + 1 : from;
+    to = to < 0 ? lua_gettop(L) + to + 1 : to;
+    lua_pushnil(L);
+    while (lua_next(L, from)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, to);
+    }
+}
+
+void me_class_register(lua_State *L, const char *name, const luaL_Reg *methods,
+                       lua_CFunction close_fn, lua_CFunction tostring_fn)
+{
+    luaL_newmetatable(L, name);
+    lua_newtable(L);
+    lua_pushvalue(L, -3);
+    me_setfuncs(L, methods, 1);
+    lua_setfield(L, -2, "__index");
+    if (close_fn) {
+        lua_pushcfunction(L, close_fn);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, close_fn);
+        lua_setfield(L, -2, "__close");
+    }
+    if (tostring_fn) {
+        lua_pushcfunction(L, tostring_fn);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+}
+
+long long me_clamp_ll(double v, long long lo, long long hi)
+{
+    if (!(v >= (double)lo))
+        return lo;
+    if (!(v <= (double)hi))
+        return hi;
+    return (long long)v;
+}
+
+int me_has_control_byte(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            return 1;
+    return 0;
+}
