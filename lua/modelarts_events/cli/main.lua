@@ -166,7 +166,7 @@ local function run(argv, state)
   if o.follow then
     return require("modelarts_events.cli.follow").run {
       clients = clients, jobs = o.jobs, settings = o, params = params, keep = keep, output = output,
-      stats = stats, flush = function() stdout:flush() end,
+      view = view, stats = stats, flush = function() stdout:flush() end,
     }
   end
   print_events(o, clients, params, keep, next(local_spec) ~= nil, output, stats, progress)

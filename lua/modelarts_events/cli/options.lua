@@ -26,7 +26,10 @@ Times (--since, --until): ISO-8601 with an offset (2022-11-26T16:03:41+08:00),
 Output: text, json, csv and table stream as events arrive (table holds its
   first 1000 rows to measure the columns); --summary keeps counts and the
   first and last 5 errors, not the events; html is written at the end, from
-  every event held in memory. A progress line goes to stderr when stderr is
+  every event held in memory. With --follow: events in time order whatever
+  --order says; table holds its rows until the first wait for new events (at
+  most 1000), then streams; html and --summary are written when the follow
+  ends; --max-items counts printed events and then ends the follow. A progress line goes to stderr when stderr is
   a terminal and stdout is not (or nothing is printed until the end).
 
 Environment:
@@ -39,11 +42,21 @@ Environment:
   https_proxy, http_proxy, no_proxy        proxies, as curl reads them, unless --proxy
   NO_COLOR                                 set and not empty: never colour with --color auto
 
+Following (--follow): every few polls the job itself says whether it has
+  ended (its phase, whatever the filters and the language); after the end
+  one last read brings the late events. Several jobs: their events merged by
+  time, until every job has ended. --cursor FILE resumes where the last run
+  that used FILE stood (no event printed twice, none lost) and keeps FILE
+  current (replaced atomically after each event is printed).
+
 Exit status:
-  0    done (with --follow: the job completed)
+  0    done (with --follow: the job completed, or --max-items was reached)
   1    the API or the network failed
   2    bad usage
-  3    with --follow, the job ended in failure
+  3    with --follow: the job failed (Failed or Abnormal)
+  4    with --follow: the job was terminated
+  5    with --follow: --timeout was reached first
+       (several jobs: the worst of them, in the order 3, 4, 5, 0)
   130  interrupted (Ctrl-C)
 
 Examples:
@@ -54,6 +67,7 @@ Examples:
   modelarts-events --summary --since 2022-11-26 JOB_ID
   modelarts-events JOB_A JOB_B                  (merged by time, with a job column)
   modelarts-events -f --interval 10 JOB_ID; echo "exit $?"
+  modelarts-events -f --cursor job.cursor -o json JOB_A JOB_B >> events.jsonl
   modelarts-events --endpoint http://127.0.0.1:18080 --project-id 0a1b2c3d4e5f \
                    --token emulator-token reference      (the emulator: make emulator)]]
 
@@ -108,9 +122,11 @@ function M.parser(version)
       .. "Asia/Shanghai (default: as the server sent them)."):argname("ZONE")
   )
   parser:group("Following",
-    parser:flag("-f --follow", "Keep printing new events until the job ends (polls with --interval)."),
+    parser:flag("-f --follow", "Keep printing new events, in time order, until the job ends (polls with "
+      .. "--interval)."),
     parser:option("--interval", "Seconds between polls with --follow (default 5)."):argname("SECONDS"),
-    parser:option("--timeout", "With --follow: give up after this many seconds."):argname("SECONDS")
+    parser:option("--timeout", "With --follow: give up after this many seconds (exit 5)."):argname("SECONDS"),
+    parser:option("--cursor", "With --follow: resume from FILE, and keep it current."):argname("FILE")
   )
   return parser
 end
@@ -233,10 +249,10 @@ function M.check(args, now_ms)
   if args.summary and args.format ~= "text" then usage("--summary", "cannot be combined with --format") end
   if args.follow then
     if o.tail then usage("--tail", "cannot be combined with --follow yet") end
-    if #jobs > 1 then usage("--follow", "takes one job id for now") end
-    if args.format == "html" then usage("--format", "html cannot be combined with --follow yet") end
-  elseif args.timeout or args.interval then
-    usage(args.timeout and "--timeout" or "--interval", "only means something with --follow")
+    if args["until"] then usage("--until", "cannot be combined with --follow (it ends when the job does)") end
+  elseif args.timeout or args.interval or args.cursor then
+    usage(args.timeout and "--timeout" or args.interval and "--interval" or "--cursor",
+      "only means something with --follow")
   end
   return o
 end
