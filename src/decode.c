@@ -154,6 +154,8 @@ static const char *check_events(lua_State *L, int events)
         }
         return NULL;
     }
+    if (!lua_checkstack(L, 8)) /* the keys, an event, a key and a value */
+        return "out of memory while checking the events";
     keys = lua_gettop(L) + 1;
     for (f = 0; f < 4; f++)
         lua_pushstring(L, EVENT_FIELDS[f]);
