@@ -415,37 +415,44 @@ static int pages_iter(lua_State *L)
     return r;
 }
 
-/* Upvalues 4, 5, 6: the current page's events, the index in it, the count. */
+/* Where events() stands: kept in C, as it changes for every event. */
+typedef struct events_state {
+    lua_Integer index, n;        /* in the current page's events */
+    lua_Integer count;           /* events yielded so far */
+} events_state;
+
+/* Upvalue 4: the current page's events (nil between pages); 5: its state. */
 static int events_iter(lua_State *L)
 {
-    me_client *c = (me_client *)lua_touserdata(L, lua_upvalueindex(2));
-    me_pager *p = (me_pager *)lua_touserdata(L, lua_upvalueindex(3));
-    if (c->closed && (lua_istable(L, lua_upvalueindex(4)) || !me_pager_done(p)))
+    events_state *st = (events_state *)lua_touserdata(L, lua_upvalueindex(5));
+    const me_client *c = (const me_client *)lua_touserdata(L, lua_upvalueindex(2));
+    if (st->index < st->n && !c->closed) {
+        /* the common case, once per event: as little as the Lua API allows */
+        lua_rawgeti(L, lua_upvalueindex(4), ++st->index);
+        me_pushinteger(L, ++st->count);
+        return 2;
+    }
+    if (c->closed && (lua_istable(L, lua_upvalueindex(4)) ||
+                      !me_pager_done((me_pager *)lua_touserdata(L, lua_upvalueindex(3)))))
         me_error_raise(L, "invalid_argument",
                        "the client was closed during the iteration; it did not finish");
     for (;;) {
-        lua_Number i = lua_tonumber(L, lua_upvalueindex(5));
-        if (lua_istable(L, lua_upvalueindex(4)) &&
-            i < (lua_Number)me_rawlen(L, lua_upvalueindex(4))) {
-            lua_Number count = lua_tonumber(L, lua_upvalueindex(6)) + 1;
-            lua_pushnumber(L, i + 1);
-            lua_replace(L, lua_upvalueindex(5));
-            me_pushinteger(L, count);
-            lua_replace(L, lua_upvalueindex(6));
-            lua_rawgeti(L, lua_upvalueindex(4), (int)i + 1);
-            me_pushinteger(L, count);
-            return 2;
-        }
         if (pages_iter(L) == 0) {
             lua_pushnil(L);
             lua_replace(L, lua_upvalueindex(4));
+            st->index = st->n = 0;
             return 0;
         }
         lua_getfield(L, -1, "events");
+        st->index = 0;
+        st->n = (lua_Integer)me_rawlen(L, -1);
         lua_replace(L, lua_upvalueindex(4));
-        lua_pushnumber(L, 0);
-        lua_replace(L, lua_upvalueindex(5));
         lua_pop(L, 1);
+        if (st->n > 0) {
+            lua_rawgeti(L, lua_upvalueindex(4), ++st->index);
+            me_pushinteger(L, ++st->count);
+            return 2;
+        }
     }
 }
 
@@ -462,10 +469,11 @@ static int make_iterator(lua_State *L, int events)
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 4);
     if (events) {
+        events_state *st;
         lua_pushnil(L);
-        lua_pushnumber(L, 0);
-        me_pushinteger(L, 0);
-        lua_pushcclosure(L, events_iter, 6);
+        st = (events_state *)lua_newuserdata(L, sizeof *st);
+        memset(st, 0, sizeof *st);
+        lua_pushcclosure(L, events_iter, 5);
     } else {
         lua_pushcclosure(L, pages_iter, 3);
     }

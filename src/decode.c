@@ -137,11 +137,14 @@ static const char *const EVENT_FIELDS[] = {"time", "level", "message", "source"}
 
 /* Each event must be an object whose four fields are strings; a field the
  * server left out or sent as null becomes "" so that callers can always
- * concatenate. Returns a static message on a wrong type. */
+ * concatenate. Returns a static message on a wrong type. The four keys are
+ * pushed once per page and looked up raw: this runs for every event, and
+ * lua_getfield would intern its C string again each time. */
 static const char *check_events(lua_State *L, int events)
 {
     size_t i, n = me_rawlen(L, events);
-    int f;
+    int f, keys, event;
+    const char *problem = NULL;
     if (n == 0) {
         /* cjson gives {} for both [] and {}; only an object with members is wrong. */
         lua_pushnil(L);
@@ -151,27 +154,38 @@ static const char *check_events(lua_State *L, int events)
         }
         return NULL;
     }
-    for (i = 1; i <= n; i++) {
+    if (!lua_checkstack(L, 8)) /* the keys, an event, a key and a value */
+        return "out of memory while checking the events";
+    keys = lua_gettop(L) + 1;
+    for (f = 0; f < 4; f++)
+        lua_pushstring(L, EVENT_FIELDS[f]);
+    event = keys + 4;
+    for (i = 1; i <= n && !problem; i++) {
         lua_rawgeti(L, events, (int)i);
-        if (!lua_istable(L, -1)) {
-            lua_pop(L, 1);
-            return "an event is not an object";
+        if (!lua_istable(L, event)) {
+            problem = "an event is not an object";
+            break;
         }
         for (f = 0; f < 4; f++) {
-            lua_getfield(L, -1, EVENT_FIELDS[f]);
-            if (lua_type(L, -1) != LUA_TSTRING) {
-                if (lua_type(L, -1) != LUA_TNIL && lua_type(L, -1) != LUA_TLIGHTUSERDATA) {
-                    lua_pop(L, 2);
-                    return "an event field is not a string";
-                }
-                lua_pushliteral(L, "");
-                lua_setfield(L, -3, EVENT_FIELDS[f]);
-            }
+            int type;
+            lua_pushvalue(L, keys + f);
+            lua_rawget(L, event);
+            type = lua_type(L, -1);
             lua_pop(L, 1);
+            if (type == LUA_TSTRING)
+                continue;
+            if (type != LUA_TNIL && type != LUA_TLIGHTUSERDATA) {
+                problem = "an event field is not a string";
+                break;
+            }
+            lua_pushvalue(L, keys + f);
+            lua_pushliteral(L, "");
+            lua_rawset(L, event);
         }
-        lua_pop(L, 1);
+        lua_settop(L, event - 1);
     }
-    return NULL;
+    lua_settop(L, keys - 1);
+    return problem;
 }
 
 /* The page at `page`: events checked, counts made integers. Returns NULL

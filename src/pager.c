@@ -79,6 +79,7 @@ struct me_pager {
 
     me_slot *slots;              /* ring of `width` slots: head .. head+count-1 */
     long width, head, count;
+    long concurrency;            /* requests in flight at most (width: 2x) */
     long long plan;              /* record position of the next new slot */
     long long step;              /* how far a page advances: limit, or the server's cap */
 
@@ -163,7 +164,11 @@ me_pager *me_pager_push(lua_State *L, int client, me_target *target, int job,
 {
     me_pager *p;
     me_slot *slots;
-    long i, width = kind == ME_PAGER_EVENTS ? (concurrency < 1 ? 1 : concurrency) : 1;
+    /* Twice as many slots as requests in flight: pages are delivered in
+     * order, and a slow page would otherwise hold every slot behind it,
+     * answered or not, and leave the transfers idle. */
+    long i, conc = kind == ME_PAGER_EVENTS ? (concurrency < 1 ? 1 : concurrency) : 1;
+    long width = kind == ME_PAGER_EVENTS ? 2 * conc : 1;
     int iterating = kind == ME_PAGER_EVENTS;
     int query = kind == ME_PAGER_LIST || kind == ME_PAGER_EVENTS;
     client = client < 0 ? lua_gettop(L) + client + 1 : client;
@@ -200,6 +205,7 @@ me_pager *me_pager_push(lua_State *L, int client, me_target *target, int job,
     memset(p, 0, sizeof *p);
     p->slots = slots;
     p->width = width;
+    p->concurrency = conc;
     for (i = 0; i < width; i++)
         init_slot(&slots[i]);
     init_slot(&p->probe);
@@ -266,21 +272,23 @@ static long long end_position(const me_pager *p)
     return p->owed < 0 ? -1 : p->q.offset + p->owed;
 }
 
-/* May a new slot be queued? Before the first page: that page, and one
- * more beside it (latency-bound paging would otherwise spend a whole round
- * trip on the first page alone). After it: while it can still hold events
- * this iteration owes. */
-static int wanted(const me_pager *p)
+/* May a new slot be queued, with `inflight` requests out? Before the first
+ * page: that page alone, so that a job that fits one page costs one
+ * request (a read-ahead would double the rate against a throttling
+ * gateway). After it: the whole window at once, while it can still hold
+ * events this iteration owes -- beside a probe sent ahead of time too
+ * (nothing is delivered before the probe decides, and a page server's
+ * answers are dropped then), but not beside one sent after an empty page. */
+static int wanted(const me_pager *p, long inflight)
 {
-    if (p->over || p->probing || p->count >= p->width)
+    if (p->over || p->probing == 2 || p->count >= p->width || inflight >= p->concurrency)
         return 0;
     if (p->kind == ME_PAGER_PROJECT)
         return 0;
     if (p->kind != ME_PAGER_EVENTS)
         return p->count == 0 && !p->started;
     if (!p->started)
-        return p->count == 0 ||
-               (p->count == 1 && (p->q.max_items < 0 || p->q.max_items > p->q.limit));
+        return p->count == 0;
     if (end_position(p) < 0)
         return 1;
     return p->plan < end_position(p) + p->shift;
@@ -353,7 +361,8 @@ enum me_next me_pager_next(lua_State *L, me_pager *p, int creds, me_request *req
 {
     long i;
     double now = 0, soonest = -1;
-    int inflight = 0, ready = p->ended_short;
+    long inflight = 0;
+    int ready = p->ended_short;
     if (p->over)
         return ME_DONE;
     if (!p->target->endpoint) {
@@ -375,21 +384,28 @@ enum me_next me_pager_next(lua_State *L, me_pager *p, int creds, me_request *req
     }
     if (p->probing) {
         wake(&p->probe, &now, &soonest);
-        if (p->probe.state == SLOT_PENDING)
-            return send(L, p, creds, &p->probe, 1, req, seq);
-        inflight |= p->probe.state == SLOT_INFLIGHT;
+        inflight += p->probe.state == SLOT_INFLIGHT;
         ready |= p->probe.state == SLOT_READY;
     }
-    /* Retries and refetches of queued pages first: they block delivery. */
     for (i = 0; i < p->count; i++) {
         me_slot *s = queued(p, i);
         wake(s, &now, &soonest);
-        if (s->state == SLOT_PENDING)
-            return send(L, p, creds, s, wire_offset(p, s->offset), req, seq);
-        inflight |= s->state == SLOT_INFLIGHT;
+        inflight += s->state == SLOT_INFLIGHT;
         ready |= s->state == SLOT_READY;
     }
-    if (wanted(p)) {
+    /* Never more than `concurrency` requests out, retries included (the
+     * OpenResty driver sends whatever this says). */
+    if (inflight >= p->concurrency)
+        return ME_IDLE;
+    if (p->probing && p->probe.state == SLOT_PENDING)
+        return send(L, p, creds, &p->probe, 1, req, seq);
+    /* Retries and refetches of queued pages first: they block delivery. */
+    for (i = 0; i < p->count; i++) {
+        me_slot *s = queued(p, i);
+        if (s->state == SLOT_PENDING)
+            return send(L, p, creds, s, wire_offset(p, s->offset), req, seq);
+    }
+    if (wanted(p, inflight)) {
         me_slot *s = queued(p, p->count++);
         init_slot(s);
         s->offset = p->plan;
@@ -1002,7 +1018,7 @@ int me_pager_take(lua_State *L, me_pager *p)
          * from the first position not delivered yet, as the list stands. */
         if (p->plan > p->covered + p->shift && p->offset_mode != OFFSET_PAGES)
             p->plan = p->covered + p->shift;
-        if (!wanted(p))
+        if (!wanted(p, 0))
             p->ended_short = 1; /* raised by the next take: never a silent end */
     }
     return 1;
