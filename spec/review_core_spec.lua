@@ -162,6 +162,33 @@ describe("review: Lua code run during a decode (finalizers, hooks)", function()
     assert.matches("^%a+ clean", out)
   end)
 
+  it("an iteration's pager closed by a hook while a response is decoded breaks nothing", function()
+    -- the closing value of the for loop, closed (say by a finalizer) while
+    -- me_pager_feed is inside the decode: it then writes into freed slots
+    local out, rc = run_process([[
+      local me = require "modelarts_events"
+      local c = me.new { endpoint = URL, project_id = "0a1b2c3d4e5f", token = "emulator-token",
+                         retries = 0, concurrency = 1 }
+      for round = 1, 5 do
+        local f, _, _, pager = c:events("gen-300", { limit = 50 })
+        for _ = 1, 50 do f() end
+        local armed = true
+        debug.sethook(function()
+          local info = debug.getinfo(2, "fS")
+          if armed and info.what == "C" and info.func ~= f and info.func ~= pcall then
+            armed = false
+            pager:close()
+          end
+        end, "c")
+        pcall(f) pcall(f)
+        debug.sethook()
+      end
+      print("no crash")
+    ]], 60)
+    assert.equal(0, rc, out)
+    assert.matches("no crash", out)
+  end)
+
   it("an iterator called again after an error raised inside its decode does not spin", function()
     -- lua.c's Ctrl-C handler raises "interrupted!" from a hook at the next
     -- call, which inside the C driver is cjson's decode (called from
