@@ -11,6 +11,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 #include "error.h"
 #include "sources.h"
 #include "util.h"
@@ -354,7 +356,7 @@ static void read_transport(lua_State *L, int idx, me_config *c)
 void me_config_read(lua_State *L, int idx, me_config *c)
 {
     me_target *t = &c->target;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     t->functions = LUA_NOREF;
     check_keys(L, idx, CONFIG_KEYS, "configuration");
     read_endpoint(L, idx, t);
@@ -386,7 +388,7 @@ void me_config_read_login(lua_State *L, int idx, me_config *c)
                                        "project_id", "project", TRANSPORT_KEYS, NULL};
     me_target *t = &c->target;
     char *url;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     t->functions = LUA_NOREF;
     check_keys(L, idx, keys, "me.iam_token");
     read_region(L, idx, t);
@@ -411,7 +413,7 @@ void me_config_read_securitykey(lua_State *L, int idx, me_config *c)
     static const char *const keys[] = {"endpoint", TRANSPORT_KEYS, NULL};
     me_target *t = &c->target;
     char *url;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     t->functions = LUA_NOREF;
     check_keys(L, idx, keys, "metadata");
     url = config_string(L, idx, "endpoint", 0);

@@ -291,8 +291,7 @@ int me_decode(lua_State *L, int decoder, enum me_shape shape, long status, const
 {
     int top = lua_gettop(L), value;
     const char *problem;
-    if (decoder < 0 && decoder > LUA_REGISTRYINDEX) /* relative, not a pseudo-index */
-        decoder = top + decoder + 1;
+    decoder = me_absindex(L, decoder);
 
     if (status < 200 || status > 299) {
         push_http_error(L, decoder, status, body, len, request_id);

@@ -214,7 +214,7 @@ void me_error_redact(lua_State *L, int idx, const char *const *secrets, int n)
 {
     static const char *const fields[] = {"message", "code", "request_id"};
     int f, i;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     for (f = 0; f < 3; f++) {
         lua_getfield(L, idx, fields[f]);
         if (lua_type(L, -1) == LUA_TSTRING) {

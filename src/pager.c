@@ -77,8 +77,7 @@ struct me_pager {
     int retries, desc, user_window, over;
     long next_ticket;
 
-    me_slot *slots;              /* ring of `width` slots: head .. head+count-1 */
-    long width, head, count;
+    long width, head, count;     /* ring of `width` slots: head .. head+count-1 */
     long concurrency;            /* requests in flight at most (width: 2x) */
     long long plan;              /* record position of the next new slot */
     long long step;              /* how far a page advances: limit, or the server's cap */
@@ -101,6 +100,10 @@ struct me_pager {
     uint64_t rng;
     me_pager_release_fn release;
     void *release_ctx;
+    int closed;                  /* close() ran: nothing is referenced any more */
+    /* Inside the userdata, so that a close (from a finalizer or a hook
+     * while a response is decoded) never frees them under a feed. */
+    me_slot slots[];
 };
 
 static double now_seconds(void)
@@ -163,7 +166,6 @@ me_pager *me_pager_push(lua_State *L, int client, me_target *target, int job,
                         int params, enum me_pager_kind kind, int concurrency, int retries)
 {
     me_pager *p;
-    me_slot *slots;
     /* Twice as many slots as requests in flight: pages are delivered in
      * order, and a slow page would otherwise hold every slot behind it,
      * answered or not, and leave the transfers idle. */
@@ -171,9 +173,9 @@ me_pager *me_pager_push(lua_State *L, int client, me_target *target, int job,
     long width = kind == ME_PAGER_EVENTS ? 2 * conc : 1;
     int iterating = kind == ME_PAGER_EVENTS;
     int query = kind == ME_PAGER_LIST || kind == ME_PAGER_EVENTS;
-    client = client < 0 ? lua_gettop(L) + client + 1 : client;
-    job = job < 0 ? lua_gettop(L) + job + 1 : job;
-    params = params < 0 ? lua_gettop(L) + params + 1 : params;
+    client = me_absindex(L, client);
+    job = me_absindex(L, job);
+    params = me_absindex(L, params);
 
     if (kind <= ME_PAGER_JOB)
         me_job_id_check(L, job);
@@ -197,17 +199,13 @@ me_pager *me_pager_push(lua_State *L, int client, me_target *target, int job,
         lua_rawseti(L, -3, 3);
     }
 
-    /* Allocated before any reference is taken, so that a failure leaks none. */
-    slots = (me_slot *)calloc((size_t)width, sizeof *slots);
-    if (!slots)
-        me_error_raise(L, "invalid_argument", "out of memory while starting an iteration");
-    p = (me_pager *)lua_newuserdata(L, sizeof *p);
+    /* Made before any reference is taken, so that a failure leaks none. */
+    p = (me_pager *)lua_newuserdata(L, sizeof *p + (size_t)width * sizeof(me_slot));
     memset(p, 0, sizeof *p);
-    p->slots = slots;
     p->width = width;
     p->concurrency = conc;
     for (i = 0; i < width; i++)
-        init_slot(&slots[i]);
+        init_slot(&p->slots[i]);
     init_slot(&p->probe);
     init_slot(&p->iam);
     me_secrets_init(&p->secrets);
@@ -370,7 +368,7 @@ enum me_next me_pager_next(lua_State *L, me_pager *p, int creds, me_request *req
         me_error_pushf(L, "invalid_argument", "cannot go on: the client was closed");
         return ME_FAIL;
     }
-    creds = creds < 0 ? lua_gettop(L) + creds + 1 : creds;
+    creds = me_absindex(L, creds);
     if (needs_project(p)) {
         /* Nothing goes to the API before IAM has told the project id. */
         wake(&p->iam, &now, &soonest);
@@ -589,35 +587,96 @@ static int decode_service(lua_State *L, me_pager *p, me_slot *s, int decoder,
     return me_iam_decode_securitykey(L, decoder, &ir);
 }
 
-void me_pager_feed(lua_State *L, me_pager *p, int decoder, long seq, const me_response *r)
+/* One answer to settle: a response (r), or a failed transfer (kind). */
+typedef struct me_answer {
+    me_pager *p;
+    me_slot *s;
+    long ticket;
+    const me_response *r;
+    const char *kind, *message;
+} me_answer;
+
+/* Settle an answer, under lua_pcall (arguments: the answer, the decoder). */
+static int settle_protected(lua_State *L)
 {
-    me_slot *s = slot_of_ticket(p, seq);
-    enum me_shape shape = p->kind == ME_PAGER_JOB ? ME_SHAPE_JOB : ME_SHAPE_PAGE;
-    int decoded;
-    if (!s)
-        return;
-    if (s == &p->iam || p->kind >= ME_PAGER_LOGIN)
-        decoded = decode_service(L, p, s, decoder, r);
-    else
-        decoded = me_decode(L, decoder, shape, r->status, r->body, r->len, r->request_id);
+    me_answer *a = (me_answer *)lua_touserdata(L, 1);
+    me_pager *p = a->p;
+    me_slot *s = a->s;
+    const me_response *r = a->r;
+    int decoded = 0;
+    if (!r) {
+        me_error_pushf(L, a->kind, "%s", a->message);
+    } else if (s == &p->iam || p->kind >= ME_PAGER_LOGIN) {
+        decoded = decode_service(L, p, s, 2, r);
+    } else {
+        decoded = me_decode(L, 2, p->kind == ME_PAGER_JOB ? ME_SHAPE_JOB : ME_SHAPE_PAGE,
+                            r->status, r->body, r->len, r->request_id);
+    }
+    /* Lua code may have run meanwhile (finalizers, hooks): if it closed the
+     * pager or its client, or the slot was given up, the answer goes. */
+    if (slot_of_ticket(p, a->ticket) != s || !p->target->endpoint)
+        return 0;
     if (decoded) {
         s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
         s->is_error = 0;
         s->state = SLOT_READY;
         s->server_now = http_date_ms(r->date);
     } else {
-        settle_error(L, p, s, r->retry_after);
+        settle_error(L, p, s, r ? r->retry_after : NULL);
     }
+    return 0;
 }
 
-void me_pager_fail(lua_State *L, me_pager *p, long seq, const char *kind,
-                   const char *message)
+/* Settle an answer protected: an error raised inside (lua.c's
+ * "interrupted!" from a hook at the decoder's call, out of memory) leaves
+ * the slot to be asked again, and is pushed for the caller to raise. */
+static int settle(lua_State *L, me_pager *p, int decoder, long seq, const me_response *r,
+                  const char *kind, const char *message)
 {
-    me_slot *s = slot_of_ticket(p, seq);
-    if (!s)
-        return;
-    me_error_pushf(L, kind, "%s", message);
-    settle_error(L, p, s, NULL);
+    me_answer a;
+    a.p = p;
+    a.s = slot_of_ticket(p, seq);
+    /* An answer for a client closed since is ignored: its settings, and
+     * the secrets redaction needs, are gone. */
+    if (!a.s || !p->target->endpoint)
+        return 0;
+    a.ticket = seq;
+    a.r = r;
+    a.kind = kind;
+    a.message = message;
+    decoder = me_absindex(L, decoder);
+    lua_pushcfunction(L, settle_protected);
+    lua_pushlightuserdata(L, &a);
+    if (r)
+        lua_pushvalue(L, decoder);
+    else
+        lua_pushnil(L);
+    if (lua_pcall(L, 2, 0, 0) == 0)
+        return 0;
+    me_pager_requeue(p, seq);
+    return -1;
+}
+
+int me_pager_feed(lua_State *L, me_pager *p, int decoder, long seq, const me_response *r)
+{
+    return settle(L, p, decoder, seq, r, NULL, NULL);
+}
+
+int me_pager_fail(lua_State *L, me_pager *p, long seq, const char *kind, const char *message)
+{
+    return settle(L, p, 0, seq, NULL, kind, message);
+}
+
+void me_pager_requeue_all(me_pager *p)
+{
+    long i;
+    if (p->iam.state == SLOT_INFLIGHT)
+        me_pager_requeue(p, p->iam.ticket);
+    if (p->probing && p->probe.state == SLOT_INFLIGHT)
+        me_pager_requeue(p, p->probe.ticket);
+    for (i = 0; i < p->count; i++)
+        if (queued(p, i)->state == SLOT_INFLIGHT)
+            me_pager_requeue(p, queued(p, i)->ticket);
 }
 
 void me_pager_requeue(me_pager *p, long seq)
@@ -666,8 +725,8 @@ static int same_event(lua_State *L, int a, int b)
 {
     static const char *const fields[] = {"time", "message", "level", "source"};
     int i, same = 1;
-    a = a < 0 ? lua_gettop(L) + a + 1 : a; /* the pushes below move relative indexes */
-    b = b < 0 ? lua_gettop(L) + b + 1 : b;
+    a = me_absindex(L, a); /* the pushes below move relative indexes */
+    b = me_absindex(L, b);
     for (i = 0; i < 4 && same; i++) {
         lua_getfield(L, a, fields[i]);
         lua_getfield(L, b, fields[i]);
@@ -1056,7 +1115,7 @@ static int pager_next(lua_State *L)
     long seq = 0;
     double wait = 0;
     enum me_next what;
-    if (!p->slots)
+    if (p->closed)
         me_error_raise(L, "invalid_argument", "the pager is closed");
     if (!lua_isnoneornil(L, 2) && !lua_istable(L, 2))
         me_error_argument(L, "creds", "pager:next: creds must be a table of strings");
@@ -1101,13 +1160,15 @@ static int pager_feed(lua_State *L)
 {
     me_pager *p = check_pager(L);
     long seq = check_long(L, 2, "seq");
-    if (!p->slots)
+    int rc;
+    if (p->closed)
         return 0;
     if (lua_isnil(L, 3)) {
         if (lua_type(L, 4) != LUA_TSTRING)
             me_error_argument(L, "kind", "pager:feed: a failed transfer needs its kind");
-        me_pager_fail(L, p, seq, lua_tostring(L, 4),
-                      lua_type(L, 5) == LUA_TSTRING ? lua_tostring(L, 5) : "transfer failed");
+        rc = me_pager_fail(L, p, seq, lua_tostring(L, 4),
+                           lua_type(L, 5) == LUA_TSTRING ? lua_tostring(L, 5)
+                                                         : "transfer failed");
     } else {
         me_response r;
         memset(&r, 0, sizeof r);
@@ -1119,16 +1180,16 @@ static int pager_feed(lua_State *L)
         r.retry_after = me_header_find(L, 5, "retry-after");
         r.date = me_header_find(L, 5, "date");
         r.subject_token = me_header_find(L, 5, "x-subject-token");
-        me_pager_feed(L, p, lua_upvalueindex(1), seq, &r);
+        rc = me_pager_feed(L, p, lua_upvalueindex(1), seq, &r);
     }
-    return 0;
+    return rc == 0 ? 0 : lua_error(L);
 }
 
 /* pager:take() -> page | nil, err | false (not yet) | nil (done) */
 static int pager_take(lua_State *L)
 {
     me_pager *p = check_pager(L);
-    int r = p->slots ? me_pager_take(L, p) : 0;
+    int r = p->closed ? 0 : me_pager_take(L, p);
     if (r == 1)
         return 1;
     if (r < 0) {
@@ -1162,11 +1223,10 @@ static int pager_retries(lua_State *L)
 static int pager_close(lua_State *L)
 {
     me_pager *p = check_pager(L);
-    if (p->slots) {
+    if (!p->closed) {
         if (!p->over)
             finish(L, p);
-        free(p->slots);
-        p->slots = NULL;
+        p->closed = 1;
         p->count = 0;
         p->over = 1;
         me_secrets_free(&p->secrets);

@@ -37,6 +37,7 @@ typedef struct me_transfer {
     void *owner;
     long seq;
     char errbuf[CURL_ERROR_SIZE];
+    char message[CURL_ERROR_SIZE + 128];   /* a failure, as reported */
 } me_transfer;
 
 struct me_transport {
@@ -47,6 +48,7 @@ struct me_transport {
     me_transfer *transfers;
     int n;
     char *ca_file, *proxy;
+    char why[160];               /* the multi handle's own failure */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
@@ -156,6 +158,10 @@ me_transport *me_transport_new(const me_transport_options *o, int handles)
     t->proxy = dup_or_null(o->proxy);
     t->multi = curl_multi_init();
     t->share = curl_share_init();
+    if (handles < 1 || handles > ME_TRANSPORT_MAX_HANDLES) {
+        free(t);
+        return NULL;
+    }
     t->transfers = calloc((size_t)handles, sizeof *t->transfers);
     t->n = handles;
     if (!t->multi || !t->share || !t->transfers || (o->ca_file && !t->ca_file) ||
@@ -276,7 +282,7 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
         }
         x->headers = next;
     }
-    me_buf_reset(&x->body);
+    me_buf_shrink(&x->body, KEEP_BUFFER);
     me_buf_reset(&x->request_id);
     me_buf_reset(&x->retry_after);
     me_buf_reset(&x->date);
@@ -339,97 +345,116 @@ static const char *nonempty(const me_buf *b)
     return b->len ? b->data : NULL;
 }
 
-/* Report one transfer and give its handle back. The handle is free before
- * the result is looked at, so that an error raised while decoding cannot
- * leave it busy; its buffers are shrunk only after done() has read them. */
-static void finish_transfer(me_transport *t, me_transfer *x, CURLcode rc, const char *why,
-                            me_on_result done, void *ctx)
+/* Fill r from the finished transfer x and give its handle back. The
+ * handle is free before the result is looked at, so that an error raised
+ * while decoding cannot leave it busy; r points into x's buffers, which
+ * stay as they are until x is started again (a client drives one call at a
+ * time: nothing starts a transfer while results are being reported). */
+static void settle_transfer(me_transport *t, me_transfer *x, CURLcode rc, const char *why,
+                            me_result *r)
 {
-    me_result r;
-    char message[CURL_ERROR_SIZE + 128];
-    memset(&r, 0, sizeof r);
-    r.owner = x->owner;
-    r.seq = x->seq;
+    memset(r, 0, sizeof *r);
+    r->owner = x->owner;
+    r->seq = x->seq;
     if (why) {
-        r.fail_kind = "network";
-        r.fail_message = why;
+        r->fail_kind = "network";
+        r->fail_message = why;
     } else if (rc == CURLE_OK && me_buf_failed(&x->body)) {
-        r.fail_kind = "network";
-        r.fail_message = "out of memory while receiving the response";
+        r->fail_kind = "network";
+        r->fail_message = "out of memory while receiving the response";
     } else if (rc == CURLE_OK) {
-        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
-        r.body = x->body.data;
-        r.body_len = x->body.len;
-        r.request_id = nonempty(&x->request_id);
-        r.retry_after = nonempty(&x->retry_after);
-        r.date = nonempty(&x->date);
-        r.subject_token = nonempty(&x->subject_token);
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        r->body = x->body.data;
+        r->body_len = x->body.len;
+        r->request_id = nonempty(&x->request_id);
+        r->retry_after = nonempty(&x->retry_after);
+        r->date = nonempty(&x->date);
+        r->subject_token = nonempty(&x->subject_token);
         if (x->https)
             t->tls_warm = 1;
     } else {
-        r.fail_kind = fail_kind(rc, x->too_large);
-        if (strcmp(r.fail_kind, "too_large") == 0)
-            snprintf(message, sizeof message,
+        r->fail_kind = fail_kind(rc, x->too_large);
+        if (strcmp(r->fail_kind, "too_large") == 0)
+            snprintf(x->message, sizeof x->message,
                      "the response is larger than max_body (%lu bytes); transfer aborted",
                      (unsigned long)x->max_body);
         else
-            snprintf(message, sizeof message, "%s%s%s", curl_easy_strerror(rc),
+            snprintf(x->message, sizeof x->message, "%s%s%s", curl_easy_strerror(rc),
                      x->errbuf[0] ? ": " : "", x->errbuf);
-        r.fail_message = message;
+        r->fail_message = x->message;
     }
     release(t, x);
-    done(ctx, &r);
-    me_buf_shrink(&x->body, KEEP_BUFFER);
-    me_buf_shrink(&x->subject_token, 0);
 }
 
 /* The multi handle failed as a whole: every transfer ends as a failure
  * rather than spinning on a handle that makes no progress. */
-static void fail_all(me_transport *t, CURLMcode rc, me_on_result done, void *ctx)
+static int fail_all(me_transport *t, CURLMcode rc, me_result *out)
 {
-    char why[160];
-    int i;
-    snprintf(why, sizeof why, "libcurl failed: %s", curl_multi_strerror(rc));
+    int i, n = 0;
+    snprintf(t->why, sizeof t->why, "libcurl failed: %s", curl_multi_strerror(rc));
     for (i = 0; i < t->n; i++)
         if (t->transfers[i].busy)
-            finish_transfer(t, &t->transfers[i], CURLE_OK, why, done, ctx);
+            settle_transfer(t, &t->transfers[i], CURLE_OK, t->why, &out[n++]);
+    return n;
 }
 
-/* Report every transfer the last perform finished; returns how many. */
-static int report_finished(me_transport *t, me_on_result done, void *ctx)
+/* Settle every transfer the last perform finished into out; returns how
+ * many. */
+static int collect_finished(me_transport *t, me_result *out)
 {
     CURLMsg *msg;
     int queued, n = 0;
-    while ((msg = curl_multi_info_read(t->multi, &queued)) != NULL) {
+    while (n < t->n && (msg = curl_multi_info_read(t->multi, &queued)) != NULL) {
         if (msg->msg == CURLMSG_DONE) {
             me_transfer *x = NULL;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            finish_transfer(t, x, msg->data.result, NULL, done, ctx);
-            n++;
+            settle_transfer(t, x, msg->data.result, NULL, &out[n++]);
         }
     }
     return n;
 }
 
+/* Receive buffers of idle transfers that once held a large page are given
+ * back (not at once after the page: the result pointed into them). */
+static void shrink_idle(me_transport *t)
+{
+    int i;
+    for (i = 0; i < t->n; i++) {
+        if (!t->transfers[i].busy) {
+            me_buf_shrink(&t->transfers[i].body, KEEP_BUFFER);
+            me_buf_shrink(&t->transfers[i].subject_token, 0);
+        }
+    }
+}
+
 int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx)
 {
-    int running = 0;
-    CURLMcode rc = curl_multi_perform(t->multi, &running);
+    me_result finished[ME_TRANSPORT_MAX_HANDLES];
+    int running = 0, n = 0, i;
+    CURLMcode rc;
+    shrink_idle(t);
+    rc = curl_multi_perform(t->multi, &running);
+    if (rc == CURLM_OK)
+        n = collect_finished(t, finished);
     /* Transfers that just finished are reported at once, without a wait in
      * poll first: that would hold their replacements back for up to a
      * round trip. */
-    if (rc == CURLM_OK && report_finished(t, done, ctx) == 0 && wait > 0 && running) {
+    if (rc == CURLM_OK && n == 0 && wait > 0 && running) {
         int numfds, ms = wait > 3600 ? 3600000 : (int)(wait * 1000 + 0.5);
         rc = curl_multi_poll(t->multi, NULL, 0, ms, &numfds);
         if (rc == CURLM_OK)
             rc = curl_multi_perform(t->multi, &running);
         if (rc == CURLM_OK)
-            report_finished(t, done, ctx);
+            n = collect_finished(t, finished);
     }
     if (rc != CURLM_OK) {
-        fail_all(t, rc, done, ctx);
-        return 0;
+        n += fail_all(t, rc, finished + n);
+        running = 0;
     }
+    /* Reported last: done() may run Lua code (a decoder, finalizers), and
+     * nothing here touches t or a transfer after it. */
+    for (i = 0; i < n; i++)
+        done(ctx, &finished[i]);
     return running;
 }
 

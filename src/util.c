@@ -27,7 +27,7 @@ const char *me_header_find(lua_State *L, int headers, const char *name)
     const char *found = NULL;
     if (!lua_istable(L, headers))
         return NULL;
-    headers = headers < 0 && headers > LUA_REGISTRYINDEX ? lua_gettop(L) + headers + 1 : headers;
+    headers = me_absindex(L, headers);
     lua_pushnil(L);
     while (lua_next(L, headers)) {
         if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
@@ -48,8 +48,8 @@ const char *me_header_find(lua_State *L, int headers, const char *name)
 
 void me_table_copy(lua_State *L, int from, int to)
 {
-    from = from < 0 ? lua_gettop(L) + from + 1 : from;
-    to = to < 0 ? lua_gettop(L) + to + 1 : to;
+    from = me_absindex(L, from);
+    to = me_absindex(L, to);
     lua_pushnil(L);
     while (lua_next(L, from)) {
         lua_pushvalue(L, -2);
