@@ -34,7 +34,9 @@ describe("concurrency", function()
     emulator.reset()
     for _ in c:events("gen-3000", { limit = 100 }) do end
     local stats = emulator.stats()
-    assert.equal(30, stats.requests)
+    -- the second page is asked one event early (it tells that the server
+    -- counts offset in records): 3000 events end one request later
+    assert.equal(31, stats.requests)
     assert.is_true(stats.connections <= 4, "connections: " .. stats.connections)
     c:close()
   end)

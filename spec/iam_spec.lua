@@ -116,7 +116,7 @@ describe("project id from IAM", function()
     what, seq, req = pager:next()
     assert.equal("send", what)
     assert.is_true(seq > 0)
-    assert.equal("https://modelarts.cn-north-4.myhuaweicloud.com/v2/0a1b2c3d4e5f/training-jobs/reference/events?limit=5&offset=0", req.url)
+    assert.equal("https://modelarts.cn-north-4.myhuaweicloud.com/v2/0a1b2c3d4e5f/training-jobs/reference/events?limit=5&offset=0&order=desc", req.url)
     pager:close()
     -- kept: another pager of the client asks IAM no more
     what, seq = c:pager("reference"):next()

@@ -103,6 +103,41 @@ static int push_decode_error(lua_State *L, int top, long status, const char *req
     return 0;
 }
 
+/* A success status whose body holds no events and no total but an error's
+ * fields (a gateway or proxy that answers errors with 200) is not a page of
+ * 0 events. */
+static int is_error_shape(lua_State *L, int body)
+{
+    static const char *const keys[] = {"events", "total", "error_code", "errorCode", "code",
+                                       "error"};
+    int i, present[6];
+    for (i = 0; i < 6; i++) {
+        lua_getfield(L, body, keys[i]);
+        present[i] = !lua_isnil(L, -1) && lua_type(L, -1) != LUA_TLIGHTUSERDATA;
+        lua_pop(L, 1);
+    }
+    return !present[0] && !present[1] && (present[2] || present[3] || present[4] || present[5]);
+}
+
+static int push_error_shape(lua_State *L, int top, int body, long status, const char *request_id)
+{
+    me_error e;
+    memset(&e, 0, sizeof e);
+    e.kind = "decode";
+    e.status = status;
+    e.request_id = request_id;
+    luaL_checkstack(L, 16, "modelarts_events: reading an error body");
+    read_error_body(L, body, &e);
+    /* whole, not cut: redaction looks for whole secrets */
+    lua_pushfstring(L, "the server answered HTTP %d with an error instead of a page: %s",
+                    (int)status, e.message ? e.message : "(no message)");
+    e.message = lua_tostring(L, -1);
+    me_error_push(L, &e);
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 0;
+}
+
 /* Replace page[key] by a whole number from a number or a numeric string;
  * when absent: the fallback, or (fallback < 0) left absent. */
 static int normalise_count(lua_State *L, int page, const char *key, long long fallback)
@@ -314,6 +349,8 @@ int me_decode(lua_State *L, int decoder, enum me_shape shape, long status, const
     }
     lua_pop(L, 1);
     value = lua_gettop(L);
+    if (shape == ME_SHAPE_PAGE && is_error_shape(L, value))
+        return push_error_shape(L, top, value, status, request_id);
     problem = shape == ME_SHAPE_JOB ? normalise_job(L, value) : normalise_page(L, value);
     if (problem)
         return push_decode_error(L, top, status, request_id, problem);

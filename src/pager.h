@@ -90,6 +90,10 @@ int me_pager_done(const me_pager *p);
 int me_pager_inflight(const me_pager *p);
 /* End the pager now (its queue dropped, the driver's release called). */
 void me_pager_stop(lua_State *L, me_pager *p);
+/* Stop it and let go of everything it references (its memory stays: the
+ * userdata's, freed by the collector); idempotent. */
+void me_pager_close(lua_State *L, me_pager *p);
+int me_pager_closed(const me_pager *p);
 
 /* The retries the core scheduled since the last call: pushes a list of
  * { err, delay } (seconds) and returns how many (0: nothing pushed). Kept

@@ -17,12 +17,13 @@
 
 #include <curl/curl.h>
 
+#include "util.h"
+
 /* A receive buffer larger than this is given back after its transfer. */
 #define KEEP_BUFFER (256 * 1024)
-/* Bytes kept of a header value the client reads (the request id, ...). */
-#define SHORT_VALUE_MAX 200
-/* IAM tokens are long (several KB): kept whole, up to this. */
-#define SUBJECT_TOKEN_MAX (64 * 1024)
+/* The longest header value kept (IAM tokens, echoed secrets: several KB);
+ * a longer one is dropped, never cut. */
+#define HEADER_VALUE_MAX (64 * 1024)
 
 typedef struct me_transfer {
     CURL *easy;                  /* made per transfer from the template */
@@ -64,18 +65,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return me_buf_failed(&x->body) ? 0 : n;
 }
 
-/* The value of a header line, trimmed; at most `max` bytes are kept (a
- * longer one is cut, or, with `whole`, dropped). */
-static void header_value(me_buf *out, const char *v, size_t n, size_t max, int whole)
+/* The value of a header line, trimmed and kept whole, or (longer than
+ * `max`) not at all: a cut value could hold the start of a secret the
+ * server echoed, which redaction (of whole secrets) would then miss. */
+static void header_value(me_buf *out, const char *v, size_t n, size_t max)
 {
-    while (n && (*v == ' ' || *v == '\t'))
-        v++, n--;
-    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-        n--;
+    me_trim(&v, &n);
     me_buf_reset(out);
-    if (n > max && whole)
-        return;
-    me_buf_add(out, v, n > max ? max : n);
+    if (n <= max)
+        me_buf_add(out, v, n);
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
@@ -89,14 +87,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         me_buf_reset(&x->date);
         me_buf_reset(&x->subject_token);
     } else if (n > 16 && strncasecmp(data, "X-Subject-Token:", 16) == 0) {
-        /* IAM tokens are long: kept whole, or not at all */
-        header_value(&x->subject_token, data + 16, n - 16, SUBJECT_TOKEN_MAX, 1);
+        header_value(&x->subject_token, data + 16, n - 16, HEADER_VALUE_MAX);
     } else if (n > 13 && strncasecmp(data, "X-Request-Id:", 13) == 0) {
-        header_value(&x->request_id, data + 13, n - 13, SHORT_VALUE_MAX, 0);
+        header_value(&x->request_id, data + 13, n - 13, HEADER_VALUE_MAX);
     } else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-        header_value(&x->retry_after, data + 12, n - 12, SHORT_VALUE_MAX, 0);
+        header_value(&x->retry_after, data + 12, n - 12, HEADER_VALUE_MAX);
     } else if (n > 5 && strncasecmp(data, "Date:", 5) == 0) {
-        header_value(&x->date, data + 5, n - 5, SHORT_VALUE_MAX, 0);
+        header_value(&x->date, data + 5, n - 5, HEADER_VALUE_MAX);
     }
     return n;
 }

@@ -3,9 +3,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "compat.h"
+#include "request.h"
 
 #define SLEEP_CAP 86400.0
 
@@ -105,4 +108,34 @@ int me_has_control_byte(const char *s, size_t n)
         if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
             return 1;
     return 0;
+}
+
+void me_trim(const char **s, size_t *n)
+{
+    while (*n && isspace((unsigned char)**s))
+        (*s)++, (*n)--;
+    while (*n && isspace((unsigned char)(*s)[*n - 1]))
+        (*n)--;
+}
+
+long long me_http_date_ms(const char *v)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char month[4], iso[32];
+    const char *m;
+    int day, year, hour, minute, second, end = 0;
+    long long ms;
+    /* "Sun, 06 Nov 1994 08:49:37 GMT": by hand, as strptime's %a and %b
+     * would follow the process's locale. */
+    if (!v || !(v = strchr(v, ',')))
+        return -1;
+    if (sscanf(v + 1, " %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &day, month, &year, &hour,
+               &minute, &second, &end) != 6 || end == 0 || strlen(month) != 3)
+        return -1;
+    m = strstr(months, month);
+    if (!m || (m - months) % 3 != 0)
+        return -1;
+    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", year, (int)(m - months) / 3 + 1,
+             day, hour, minute, second);
+    return me_parse_iso8601(iso, strlen(iso), &ms) == 0 ? ms : -1;
 }
