@@ -16,13 +16,13 @@
  * what it asked for (a server may cap the page size).
  *
  * Offsets: a server may read `offset` as a page index, clamp it, count
- * pages from 1 or ignore it. When more than one page is owed, the page
- * after the first is asked one event early: a server that counts records
- * answers it beginning with the first page's last event (shifted by the
- * growth in between). When it does not, a probe (offset 1) tells: one that
- * answers the first page again ignores offset or counts pages from 1 (an
- * error); anything else counts pages from 0, and is followed. A page equal
- * to the one before where the totals say it is new is an error too.
+ * pages from 1 or ignore it. When more than one page is owed, a probe
+ * (offset 1, beside the window) tells: a server that counts records
+ * answers the first page moved by one (shifted by the growth in between);
+ * one that answers the first page again ignores offset or counts pages
+ * from 1 (an error); anything else counts pages from 0, and is followed. A
+ * page equal to the one before where the totals say it is new is an error
+ * too.
  *
  * Stalls: answers that bring nothing new are counted, and too many in a row
  * end the iteration with an error -- but not while the pinned window is
@@ -238,35 +238,24 @@ static enum me_delivery push_kept_moving(lua_State *L, const me_pager *p)
 
 /* ---- how the server reads offset --------------------------------------- */
 
-/* May the next page tell how the server reads offset? From the start of a
- * job (an offset of the caller's own would already have been misread),
- * with pages of more than one record, more owed than the first page held,
- * and a first page whose events differ (else every reading looks alike). */
-static int can_verify(lua_State *L, const me_pager *p, const page_view *v)
+/* May a probe tell how the server reads offset? From the start of a job
+ * (an offset of the caller's own would already have been misread), with
+ * pages of more than one record, more owed than the first page held, and a
+ * first page whose events differ (else every reading looks alike). */
+static int can_probe(lua_State *L, const me_pager *p, const page_view *v)
 {
     return p->offset_mode == OFFSET_UNKNOWN && p->q.offset == 0 && p->q.limit > 1 &&
            p->pages == 1 && p->first_total > v->n && varied(L, v->events);
 }
 
-/* The page after the first is asked one event early: a server that counts
- * records answers it beginning with the first page's last event (moved by
- * the growth in between), which no other reading of offset does. It costs
- * no request. */
-static void verify_next(me_pager *p)
-{
-    p->plan = p->covered - 1;
-    p->verify_at = p->plan;
-}
-
 /* Ask offset 1 (+ the growth seen so far, so that a records server's answer
- * overlaps the first page), alone: nothing else is sent until it answers. */
-static void start_probe(lua_State *L, me_pager *p)
+ * overlaps the first page), beside the window: nothing is delivered before
+ * it tells, and a page server's answers are dropped then. */
+static void start_probe(me_pager *p)
 {
-    me_pager_drop_queue(L, p);
     me_pager_init_slot(&p->probe);
     p->probe.offset = 1 + p->shift;
     p->probing = 1;
-    p->verify_at = -1;
 }
 
 static void end_probe(lua_State *L, me_pager *p)
@@ -283,46 +272,11 @@ static enum me_delivery push_first_again(lua_State *L, const me_pager *p, long l
                              offset, p->first_total);
 }
 
-/* The page asked one event early (slot s, its events at `begin`) against
- * the first page: DELIVERED when a records server answered it (go on as
- * usual), NOT_YET when the probe must tell or the list moved too much to
- * tell (asked again), FAILED with the error pushed. */
-static enum me_delivery verify(lua_State *L, me_pager *p, me_slot *s, const page_view *v,
-                               long long begin)
-{
-    int records, again;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->prev_ref);
-    records = v->n ? aligned(L, v->events, v->n, lua_gettop(L), me_rawlen(L, -1), begin) : 0;
-    again = v->n ? aligned(L, v->events, v->n, lua_gettop(L), me_rawlen(L, -1),
-                           begin - s->offset) : 0;
-    lua_pop(L, 1);
-    if (records == 1) {
-        p->offset_mode = OFFSET_RECORDS;
-        p->verify_at = -1;
-        return DELIVERED;
-    }
-    if (again == 1)
-        return push_first_again(L, p, s->offset);
-    if (records == 0) {
-        start_probe(L, p);
-        return NOT_YET;
-    }
-    /* It lies wholly before the first page (the list grew by more than a
-     * page meanwhile): ask again, moved by that growth, once the window has
-     * settled. */
-    if (stalled(p, s))
-        return push_kept_moving(L, p);
-    s->offset = p->verify_at = p->covered - 1 + (s->offset - begin);
-    s->state = SLOT_PENDING;
-    s->attempts = 0;
-    return NOT_YET;
-}
-
 /* The probe's page: a records server answers positions from offset - s
  * (s: its total - T0), lined up with the first page; one that answers the
  * first page again (from -s) ignores offset or counts pages from 1;
- * anything else counts pages from 0, and is followed. Either way the rest
- * is asked again from the end of the first page. */
+ * anything else counts pages from 0, and is followed: the rest is asked
+ * again from the end of the first page, by page. */
 enum me_delivery me_consistency_probe_decide(lua_State *L, me_pager *p)
 {
     int events, prev, records, again;
@@ -362,12 +316,18 @@ enum me_delivery me_consistency_probe_decide(lua_State *L, me_pager *p)
             end_probe(L, p);
             return push_kept_moving(L, p);
         }
-        start_probe(L, p);
+        start_probe(p);
         return NOT_YET;
     }
-    p->offset_mode = records == 1 ? OFFSET_RECORDS : OFFSET_PAGES;
-    p->plan = p->covered;
-    p->step = p->q.limit;
+    if (records == 1) {
+        p->offset_mode = OFFSET_RECORDS;
+    } else {
+        /* pages: follow them, from the end of the first page, by page */
+        p->offset_mode = OFFSET_PAGES;
+        me_pager_drop_queue(L, p);
+        p->plan = p->covered;
+        p->step = p->q.limit;
+    }
     end_probe(L, p);
     return NOT_YET;
 }
@@ -398,10 +358,7 @@ static enum me_delivery refetch_gap(lua_State *L, me_pager *p, me_slot *s, long 
 {
     if (p->offset_mode == OFFSET_PAGES || stalled(p, s))
         return push_kept_moving(L, p);
-    if (s->offset == p->verify_at) /* still one event early */
-        s->offset = p->verify_at = p->covered - 1 + (s->offset - begin);
-    else
-        s->offset = p->covered + (s->offset - begin);
+    s->offset = p->covered + (s->offset - begin);
     s->state = SLOT_PENDING;
     s->attempts = 0;
     return NOT_YET;
@@ -515,15 +472,12 @@ enum me_delivery me_consistency_deliver(lua_State *L, me_pager *p, me_slot *s)
         first_page(L, p, &v, s);
 
     begin = position_of(p, s, &v);
-    if (begin > p->covered || (s->offset == p->verify_at && p->offset_mode == OFFSET_UNKNOWN)) {
-        enum me_delivery d = begin > p->covered ? refetch_gap(L, p, s, begin)
-                                                : verify(L, p, s, &v, begin);
+    if (begin > p->covered) {
+        enum me_delivery d = refetch_gap(L, p, s, begin);
         if (d == FAILED)
             lua_replace(L, v.page);
-        if (d != DELIVERED) {
-            lua_settop(L, d == FAILED ? v.page : v.page - 1);
-            return d;
-        }
+        lua_settop(L, d == FAILED ? v.page : v.page - 1);
+        return d;
     }
     if (v.n == 0 && p->first_total >= 0 && (p->owed < 0 || p->delivered < p->owed)) {
         lua_settop(L, v.page - 1);
@@ -554,8 +508,8 @@ enum me_delivery me_consistency_deliver(lua_State *L, me_pager *p, me_slot *s)
     }
     if (last)
         p->run = LAST_PAGE;
-    else if (p->pages == 1 && can_verify(L, p, &v))
-        verify_next(p);
+    else if (p->pages == 1 && can_probe(L, p, &v))
+        start_probe(p);
     lua_settop(L, v.page);
     return DELIVERED;
 }

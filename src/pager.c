@@ -169,7 +169,6 @@ me_pager *me_pager_push(lua_State *L, int client, me_target *target, int job,
     p->plan = p->covered = p->q.offset;
     p->first_total = -1;
     p->owed = -1;
-    p->verify_at = -1;
     p->rng = (uint64_t)(uintptr_t)p ^ ((uint64_t)time(NULL) << 20) ^ 0x9E3779B97F4A7C15ULL;
     if (!p->rng)
         p->rng = 1;
@@ -200,12 +199,12 @@ static long long end_position(const me_pager *p)
  * page: that page alone, so that a job that fits one page costs one
  * request (a read-ahead would double the rate against a throttling
  * gateway). After it: the whole window at once, while it can still hold
- * events this iteration owes; nothing beside an offset probe (the rest is
- * asked once it tells how). */
+ * events this iteration owes -- beside the offset probe too (nothing is
+ * delivered before the probe decides, and a page server's answers are
+ * dropped then). */
 static int wanted(const me_pager *p, long inflight)
 {
-    if (p->run != RUNNING || p->probing || p->count >= p->width ||
-        inflight >= p->concurrency)
+    if (p->run != RUNNING || p->count >= p->width || inflight >= p->concurrency)
         return 0;
     if (p->kind == ME_PAGER_PROJECT)
         return 0;

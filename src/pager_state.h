@@ -88,8 +88,7 @@ struct me_pager {
     double hold_until;           /* nothing is sent before then (monotonic s) */
     int failure_ref;             /* an error to raise after the page taken now */
     enum me_offset_mode offset_mode;
-    long long verify_at;         /* the position of the page that tells it, or -1 */
-    me_slot probe;               /* asked when that page does not line up */
+    me_slot probe;               /* offset 1: how does the server read offset? */
     int probing;
 
     uint64_t rng;
