@@ -168,7 +168,7 @@ describe("me.iam_token", function()
     assert.is_nil(tok)
     assert.equal("http", err.kind)
     assert.equal(401, err.status)
-    assert.equal("401", err.code)
+    assert.equal("Unauthorized", err.code) -- IAM's title: its numeric code is the status
     assert.matches("The username or password is wrong%.", err.message)
     assert.is_string(err.request_id)
     assert.is_false(err.retryable)

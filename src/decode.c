@@ -1,7 +1,10 @@
-/* decode.c - the one place where responses become pages or errors, shared by
- * list(), the iterators, the OpenResty driver (through me.decode) and fuzzing.
- * cjson builds the tables; this file only checks and normalises them in
- * place, so an event costs no more than cjson's own work. */
+/***
+ * Decoding: the one place where responses become pages or errors, shared by
+ * list(), the iterators, the OpenResty driver (through `decode`) and
+ * fuzzing. cjson builds the tables; this file only checks and normalises
+ * them in place, so an event costs no more than cjson's own work.
+ * @submodule modelarts_events
+ */
 #include "decode.h"
 
 #include <math.h>
@@ -47,6 +50,16 @@ static void read_error_body(lua_State *L, int body, me_error *e)
             if (!lua_istable(L, -1))
                 return;
             t = lua_gettop(L);
+        }
+        if (nested && !e->code) {
+            /* IAM's {"error": {"code": 401, "title": "Unauthorized", ...}}:
+             * its numeric code is the status again; the title names it */
+            int numeric;
+            lua_getfield(L, t, "code");
+            numeric = lua_type(L, -1) == LUA_TNUMBER;
+            lua_pop(L, 1);
+            if (numeric)
+                e->code = string_field(L, t, "title");
         }
         for (i = 0; i < 3; i++) {
             if (!e->code)
