@@ -75,6 +75,17 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
     end)
   end
 
+  it("calls the config's on_retry for every retry the core schedules", function()
+    local r = run { op = "list", job = "fault-503-2-" .. t.tag(), on_retry = "1", config = { retries = 3 } }
+    assert.is_true(r.ok, r.err and r.err.text)
+    assert.equal(2, #r.retries)
+    for _, retry in ipairs(r.retries) do
+      assert.equal("http", retry.kind)
+      assert.equal(503, retry.status)
+      assert.is_true(retry.delay >= 0)
+    end
+  end)
+
   describe("runs in every phase with cosockets", function()
     for _, location in ipairs { "/run_rewrite", "/run_access", "/run_timer" } do
       it(location, function()
