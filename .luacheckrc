@@ -1,7 +1,8 @@
 -- luacheck configuration: the code runs on Lua 5.1 to 5.4 and LuaJIT.
 std = "max"
 max_line_length = 160
-include_files = { "lua/**/*.lua", "bin/*", "spec/**/*.lua", "examples/*.lua", "bench/*.lua", "emulator/**/*.lua", "*.rockspec", ".luacheckrc", ".busted" }
+include_files = { "lua/**/*.lua", "bin/*", "spec/**/*.lua", "examples/*.lua", "bench/*.lua", "tools/*.lua", "emulator/**/*.lua",
+  "*.rockspec", ".luacheckrc", ".busted" }
 exclude_files = { "build", "fuzz/out" }
 
 files["spec"] = { std = "+busted", max_line_length = false }  -- fixtures quote long messages

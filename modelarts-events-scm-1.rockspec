@@ -22,31 +22,26 @@ dependencies = {
   "lua-cjson",
   "argparse",
 }
+-- The build is the Makefile's (`make luarocks-build`, `make luarocks-install`):
+-- it finds libcurl and libcrypto with pkg-config (Debian's multiarch headers
+-- included), builds for the Lua LuaRocks drives in a folder of its own, and
+-- installs every module under lua/ and the command line.
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
   OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
 }
 build = {
-  type = "builtin",
-  modules = {
-    modelarts_events = {
-      sources = {
-        "src/buf.c", "src/client.c", "src/decode.c", "src/error.c",
-        "src/modelarts_events.c", "src/pager.c", "src/request.c", "src/sign.c",
-        "src/transport.c",
-      },
-      defines = { "_DEFAULT_SOURCE", "_XOPEN_SOURCE=700" },
-      libraries = { "curl", "crypto" },
-      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
-    },
-    ["modelarts_events.filter"] = "lua/modelarts_events/filter.lua",
-    ["modelarts_events.follow"] = "lua/modelarts_events/follow.lua",
-    ["modelarts_events.format"] = "lua/modelarts_events/format.lua",
-    ["modelarts_events.resty"] = "lua/modelarts_events/resty.lua",
-    ["modelarts_events.time"] = "lua/modelarts_events/time.lua",
+  type = "make",
+  build_target = "luarocks-build",
+  build_variables = {
+    CFLAGS = "$(CFLAGS)",
+    LUA = "$(LUA)",
+    LUA_INCLUDE_DIR = "$(LUA_INCDIR)",
   },
-  install = {
-    bin = { ["modelarts-events"] = "bin/modelarts-events" },
+  install_target = "luarocks-install",
+  install_variables = {
+    LUA = "$(LUA)",
+    LUA_CMODULE_DIR = "$(LIBDIR)",
+    LUA_MODULE_DIR = "$(LUADIR)",
+    LUA_BIN_DIR = "$(BINDIR)",
   },
 }

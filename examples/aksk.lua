@@ -10,15 +10,20 @@
 --
 -- Temporary credentials add HUAWEICLOUD_SDK_SECURITY_TOKEN (the emulator's:
 -- emulator-temp-ak / emulator-temp-sk / emulator-security-token).
-package.cpath = "./?.so;" .. package.cpath
+package.cpath = "./?.so;" .. package.cpath   -- the module built in this checkout
 local me = require "modelarts_events"
 
-local config = me.config_from_env()
-if not config.ak then
-  io.stderr:write("set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK (see the comment at the top)\n")
+local ok, config = pcall(me.config_from_env)
+if not (ok and config.ak) then
+  io.stderr:write("set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_PROJECT_ID,",
+    " and MODELARTS_ENDPOINT or HUAWEICLOUD_SDK_REGION (see the comment at the top)\n")
   os.exit(2)
 end
-local client = me.new(config)
+local client_ok, client = pcall(me.new, config)
+if not client_ok then
+  io.stderr:write(tostring(client), "\nset MODELARTS_ENDPOINT or HUAWEICLOUD_SDK_REGION and HUAWEICLOUD_SDK_PROJECT_ID\n")
+  os.exit(2)
+end
 
 -- What will be sent: every request is signed afresh, Host, X-Sdk-Date and
 -- X-Project-Id (and X-Security-Token) included.
