@@ -1,4 +1,9 @@
-/* error.c - the structured error objects every failure is reported as. */
+/***
+ * Errors: the structured error objects every failure is reported as
+ * (`kind`, `message`, `status`, `code`, `request_id`, `retryable`), and
+ * the redaction of secrets from them.
+ * @submodule modelarts_events
+ */
 #include "error.h"
 
 #include <ctype.h>
