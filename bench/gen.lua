@@ -1,12 +1,23 @@
 -- Writes the benchmark's jobs as static page files, deterministically:
 --
---   lua5.4 bench/gen.lua OUTDIR JOB=EVENTS [JOB=EVENTS ...]
+--   lua5.4 bench/gen.lua OUTDIR JOB=EVENTS[@MIN-MAX] ...
 --
--- For each job, OUTDIR/JOB/OFFSET.json for OFFSET = 0, 100, ... holds the
--- page of 100 events the API would answer to ?offset=OFFSET&limit=100 with
--- order=desc, in the key order the real service uses.  A few empty pages
+-- For each job, OUTDIR/JOB/OFFSET.json for OFFSET = 0, 100, ... (and 1)
+-- holds the page of 100 events the API would answer to
+-- ?offset=OFFSET&limit=100 with order=desc, in the key order the real
+-- service uses.  A few empty pages
 -- follow the last one (as the service answers past the end), so a client
--- that reads ahead does not meet a 404.  Messages are modelled on real
+-- that reads ahead does not meet a 404.
+--
+-- OUTDIR/JOB/expected.txt holds what a full iteration must see, so that
+-- every program measured is checked against the same figures:
+--   events N  errors E  bytes B  chars C
+-- (E: events whose level is "Error"; B, C: the messages' length in bytes
+-- and in characters).
+--
+-- With @MIN-MAX, OUTDIR/JOB/delays.txt lists "OFFSET MS" for every page: the
+-- server's think time for it, spread over MIN..MAX milliseconds (bench/nginx.conf
+-- sleeps that long; bench/report.lua computes the ideal schedule from it).  Messages are modelled on real
 -- training-job events: scheduler and Kubernetes lines, worker logs, quotes,
 -- commas, backslashes, non-ASCII text and multi-line tracebacks.
 
@@ -85,34 +96,56 @@ local weights = { 60, 6, 8, 4, 3, 3, 4, 5, 4, 3 }
 local bag = {}
 for i, w in ipairs(weights) do for _ = 1, w do bag[#bag + 1] = templates[i] end end
 
-local function make_job(dir, total)
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function make_job(dir, total, delay_min, delay_max)
   -- Events in ascending time order; pages list them newest first.
   local events = {}
+  local errors, bytes, chars = 0, 0, 0
   for i = 1, total do
     local t = bag[rand(#bag)]
     local w = pick(workers)
     local step = (i * 3) % 100000
+    local message = t[3](w, step)
     local ev = string.format('{"time":%s,"level":%s,"message":%s,"source":%s}',
-      json_string(iso(START + (i - 1) * SPAN // total)), json_string(t[1]), json_string(t[3](w, step)), json_string(t[2]))
+      json_string(iso(START + (i - 1) * SPAN // total)), json_string(t[1]), json_string(message), json_string(t[2]))
     events[i] = ev
+    if t[1] == "Error" then errors = errors + 1 end
+    bytes, chars = bytes + #message, chars + utf8.len(message)
   end
+  write(dir .. "/expected.txt", string.format("events %d errors %d bytes %d chars %d\n", total, errors, bytes, chars))
   local head = '{"total":%d,"limit":%d,"offset":%d,"order":"desc","start_time":"%s","end_time":"%s","events":[%s]}'
   local last = total + EMPTY_PAGES * LIMIT
-  for offset = 0, last - 1, LIMIT do
+  local delays = {}
+  -- Every page a client asks for, plus offset=1: a client may ask it once to
+  -- tell a server that counts offset in records from one that counts pages.
+  local offsets = { 1 }
+  for offset = 0, last - 1, LIMIT do offsets[#offsets + 1] = offset end
+  for _, offset in ipairs(offsets) do
+    if delay_min then
+      -- 13 and 21 are coprime: consecutive pages step through every value.
+      local span = delay_max - delay_min + 1
+      delays[#delays + 1] = string.format("%d %d\n", offset, delay_min + (offset // LIMIT * 13) % span)
+    end
     local page = {}
     for k = offset + 1, math.min(offset + LIMIT, total) do
       page[#page + 1] = events[total - k + 1]
     end
-    local f = assert(io.open(string.format("%s/%d.json", dir, offset), "wb"))
-    f:write(head:format(total, LIMIT, offset, iso(START), iso(START + SPAN), table.concat(page, ",")))
-    f:close()
+    write(string.format("%s/%d.json", dir, offset),
+      head:format(total, LIMIT, offset, iso(START), iso(START + SPAN), table.concat(page, ",")))
   end
+  if delay_min then write(dir .. "/delays.txt", table.concat(delays)) end
 end
 
 for i = 2, #arg do
-  local job, n = arg[i]:match("^([%w%-]+)=(%d+)$")
-  assert(job, "bad job spec " .. arg[i])
+  local job, n, rest = arg[i]:match("^([%w%-]+)=(%d+)(.*)$")
+  local lo, hi = rest:match("^@(%d+)%-(%d+)$")
+  assert(job and (rest == "" or lo), "bad job spec " .. arg[i])
   local dir = outdir .. "/" .. job
   assert(os.execute("mkdir -p '" .. dir .. "'"))
-  make_job(dir, tonumber(n))
+  make_job(dir, tonumber(n), tonumber(lo), tonumber(hi))
 end

@@ -4,15 +4,10 @@
 -- than it is read: iterators_spec). Every iteration yields every event exactly once or
 -- raises an error object; none ends short in silence, none runs for ever.
 local emulator = require "support.emulator"
+local paging = require "support.paging"
 
 -- Every event of the iteration: indexes in order, or the error raised.
-local function collect(client, job, params)
-  local out = {}
-  local ok, err = pcall(function()
-    for ev in client:events(job, params) do out[#out + 1] = emulator.index(ev) end
-  end)
-  return out, (not ok) and err or nil
-end
+local collect = paging.collect
 
 local function assert_all(indexes, n, order)
   assert.equal(n, #indexes)

@@ -173,8 +173,14 @@ describe("follow's failures", function()
       for ev in follow(client, %q, { interval = 30 }) do io.stdout:write(ev.message, "\n"); io.stdout:flush() end
     ]], emulator.url, emulator.project_id, emulator.token, "run-completed-600000-" .. emulator.tag()))
     f:close()
+    -- under `make asan` the sanitizer runtime goes along, as
+    -- support.emulator.run_script passes it
+    local sanitizer = {}
+    for _, name in ipairs { "LD_PRELOAD", "ASAN_OPTIONS" } do
+      if os.getenv(name) then sanitizer[#sanitizer + 1] = name .. "='" .. os.getenv(name) .. "'" end
+    end
     local cmd = string.format([[
-      env -i LUA_PATH='./lua/?.lua;;' LUA_CPATH='%s;;' %s %s >%s.out 2>%s.err &
+      env -i %s LUA_PATH='./lua/?.lua;;' LUA_CPATH='%s;;' %s %s >%s.out 2>%s.err &
       pid=$!
       sleep 1.5
       start=$(date +%%s%%N)
@@ -182,7 +188,7 @@ describe("follow's failures", function()
       wait $pid
       rc=$?
       echo "$rc $(( ($(date +%%s%%N) - start) / 1000000 ))"
-    ]], os.getenv("ME_CPATH") or "./?.so", LUA, script, script, script)
+    ]], table.concat(sanitizer, " "), os.getenv("ME_CPATH") or "./?.so", LUA, script, script, script)
     local p = assert(io.popen(cmd))
     local rc, ms = p:read("*a"):match("(%d+) (%d+)")
     p:close()

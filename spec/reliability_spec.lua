@@ -1,6 +1,7 @@
 -- Faults: every one gives the documented error kind, retries do what they
 -- say, and the same client then works normally.
 local emulator = require "support.emulator"
+local cjson = require "cjson"
 
 local function still_works(client)
   local page = assert(client:list("reference", { limit = 3 }))
@@ -17,6 +18,26 @@ describe("retries", function()
     assert.equal(27, page.total)
     assert.equal(2, emulator.stats().requests)
     c:close()
+  end)
+
+  it("waits 2-5 s before retrying a 429 without Retry-After, as Huawei advises", function()
+    -- REFERENCE.md: APIG.0308 "Huawei's advice is to wait 2-5 s and retry;
+    -- whether Retry-After is sent is not documented"
+    local c = emulator.client { retries = 3 }
+    local shortest, longest = math.huge, 0
+    for _ = 1, 20 do
+      local p = c:pager("reference", nil, true)
+      local _, seq = p:next()
+      p:feed(seq, 429, cjson.encode { error_code = "APIG.0308",
+        error_msg = "The throttling threshold has been reached: policy user over ratelimit,limit:20,time:1 second" }, {})
+      local what, wait = p:next()
+      assert.equal("wait", what)
+      shortest, longest = math.min(shortest, wait), math.max(longest, wait)
+      p:close()
+    end
+    c:close()
+    assert.is_true(shortest >= 1.9, "retried after " .. shortest .. " s")
+    assert.is_true(longest <= 5, "retried after " .. longest .. " s")
   end)
 
   it("retries 503 twice, then succeeds", function()

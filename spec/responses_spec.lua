@@ -81,7 +81,7 @@ describe("responses", function()
       { '{"code":"X.1","message":"plain"}', "X.1", "plain", nil },
       { '{"error":{"code":"ModelArts.2775","message":"nested","request_id":"b3"}}', "ModelArts.2775", "nested", "b3" },
       { '{"error":{"code":401,"message":"The username or password is wrong.","title":"Unauthorized"}}',
-        "401", "The username or password is wrong.", nil },
+        "Unauthorized", "The username or password is wrong.", nil },
     } do
       local _, err = me.decode(401, case[1])
       assert.equal("http", err.kind)

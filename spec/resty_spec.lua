@@ -75,6 +75,17 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
     end)
   end
 
+  it("calls the config's on_retry for every retry the core schedules", function()
+    local r = run { op = "list", job = "fault-503-2-" .. t.tag(), on_retry = "1", config = { retries = 3 } }
+    assert.is_true(r.ok, r.err and r.err.text)
+    assert.equal(2, #r.retries)
+    for _, retry in ipairs(r.retries) do
+      assert.equal("http", retry.kind)
+      assert.equal(503, retry.status)
+      assert.is_true(retry.delay >= 0)
+    end
+  end)
+
   describe("runs in every phase with cosockets", function()
     for _, location in ipairs { "/run_rewrite", "/run_access", "/run_timer" } do
       it(location, function()
@@ -145,7 +156,8 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
       local r = run { op = "events", job = "gen-1234", params = { limit = 100 }, config = { concurrency = 1 } }
       assert.is_true(r.ok, r.raised and r.raised.text)
       local stats = t.stats()
-      assert.equal(13, stats.requests)
+      -- thirteen pages, and the core's probe of how the server reads offset
+      assert.equal(14, stats.requests)
       assert.equal(1, stats.connections)
     end)
 
@@ -156,7 +168,8 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
         assert.is_true(r.ok, r.raised and r.raised.text)
       end
       local stats = t.stats()
-      assert.equal(39, stats.requests)
+      -- three iterations of thirteen pages and a probe each
+      assert.equal(42, stats.requests)
       assert.is_true(stats.connections <= 4, stats.connections .. " connections")
     end)
 

@@ -25,14 +25,29 @@ typedef struct me_client {
     me_transport *transport;     /* made at the first transfer */
     me_pager *owner;             /* the pager whose transfers are in flight */
     int closed;
+    /* A drive is running: Lua code it runs (a decoder's finalizers, hooks,
+     * credential functions) may close the client, which then only marks it
+     * closed; the drive frees it when it unwinds, so that nothing is freed
+     * under it. */
+    int driving;
+    int free_pending;
 } me_client;
 
 /* Loops of the driver in a row that moved nothing: a bug, reported as one
  * rather than spinning. */
 #define MAX_IDLE_LOOPS 1000
 
+static void requeue(void *owner, long seq)
+{
+    me_pager_requeue((me_pager *)owner, seq);
+}
+
 static void free_client(lua_State *L, me_client *c)
 {
+    if (c->transport && c->owner)
+        me_transport_cancel(c->transport, NULL, requeue);
+    c->owner = NULL;
+    c->free_pending = 0;
     if (c->transport) {
         me_transport_free(c->transport);
         c->transport = NULL;
@@ -98,35 +113,67 @@ static void release_pager(void *ctx, me_pager *p)
         c->owner = NULL;
 }
 
-static void requeue(void *owner, long seq)
-{
-    me_pager_requeue((me_pager *)owner, seq);
-}
-
 typedef struct drive_state {
     lua_State *L;
     me_pager *pager;
     int decoder;
+    int failed;                  /* an error was raised inside a feed: pushed */
 } drive_state;
 
+/* A header value as a Lua string (pushed), or NULL (nothing pushed). */
+static const char *push_header(lua_State *L, const char *value)
+{
+    if (!value)
+        return NULL;
+    lua_pushstring(L, value);
+    return lua_tostring(L, -1);
+}
+
+/* One finished transfer: its bytes become Lua strings first (pushed, kept
+ * on the stack while it is fed), so that no Lua code that runs later (the
+ * decoder's allocations may run finalizers) reads C memory. An error raised
+ * inside the feed (lua.c's "interrupted!" from a hook) is left pushed, to
+ * be raised once the transport is done reporting; answers after it are
+ * asked again later. */
 static void on_result(void *ctx, const me_result *r)
 {
     drive_state *d = (drive_state *)ctx;
+    lua_State *L = d->L;
     me_response response;
+    int top = lua_gettop(L), rc;
     if (r->owner != d->pager)
         return;
-    if (r->fail_kind) {
-        me_pager_fail(d->L, d->pager, r->seq, r->fail_kind, r->fail_message);
+    if (d->failed) {
+        me_pager_requeue(d->pager, r->seq);
         return;
     }
-    response.status = r->status;
-    response.body = r->body;
-    response.len = r->body_len;
-    response.request_id = r->request_id;
-    response.retry_after = r->retry_after;
-    response.date = r->date;
-    response.subject_token = r->subject_token;
-    me_pager_feed(d->L, d->pager, d->decoder, r->seq, &response);
+    if (r->fail_kind) {
+        lua_pushstring(L, r->fail_message);
+        rc = me_pager_fail(L, d->pager, r->seq, r->fail_kind, lua_tostring(L, -1));
+    } else {
+        memset(&response, 0, sizeof response);
+        response.status = r->status;
+        lua_pushlstring(L, r->body ? r->body : "", r->body_len);
+        response.body = lua_tolstring(L, -1, &response.len);
+        response.request_id = push_header(L, r->request_id);
+        response.retry_after = push_header(L, r->retry_after);
+        response.date = push_header(L, r->date);
+        response.subject_token = push_header(L, r->subject_token);
+        rc = me_pager_feed(L, d->pager, d->decoder, r->seq, &response);
+    }
+    if (rc != 0) {
+        lua_replace(L, top + 1);
+        d->failed = 1;
+    }
+    lua_settop(L, top + d->failed);
+}
+
+/* Run the transport for what is ready now; raises what a feed raised. */
+static void run_transport(lua_State *L, me_client *c, drive_state *d)
+{
+    me_transport_run(c->transport, 0, on_result, d);
+    if (d->failed)
+        lua_error(L);
 }
 
 /* Start what the pager wants sent, as far as handles allow; returns what
@@ -217,15 +264,27 @@ static void wait_a_while(lua_State *L, me_client *c, int transfers, double secon
         interrupted(L, c);
 }
 
+/* Slots the pager counts in flight with no transfer behind them (one whose
+ * answer was lost to an error raised while it was reported) are sent
+ * again: never a wait for an answer that cannot come. */
+static int requeue_orphans(me_client *c, me_pager *p)
+{
+    if (me_pager_inflight(p) <= me_transport_busy(c->transport))
+        return 0;
+    me_pager_requeue_all(p);
+    return 1;
+}
+
 /* Push the next page and return 1, push an error and return -1, or return 0
  * when the pager is done. */
-static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
+static int drive_loop(lua_State *L, me_client *c, me_pager *p, int decoder)
 {
     drive_state d;
     int idle = 0;
     d.L = L;
     d.pager = p;
     d.decoder = decoder;
+    d.failed = 0;
     if (!c->transport) {
         c->transport = me_transport_new(&c->config.transport, c->config.concurrency);
         if (!c->transport)
@@ -243,6 +302,11 @@ static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
         double wait = -1;
         enum me_next what;
         int r;
+        if (c->closed) {
+            me_error_pushf(L, "invalid_argument",
+                           "the client was closed during the call; it did not finish");
+            return -1;
+        }
         report_retries(L, c, p);
         r = me_pager_take(L, p);
         if (r != 0) {
@@ -250,7 +314,7 @@ static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
                 /* Get the next pages going before the caller works on this one. */
                 if (fill(L, c, p, &wait) == ME_FAIL)
                     lua_pop(L, 1); /* raised again at the next step */
-                me_transport_run(c->transport, 0, on_result, &d);
+                run_transport(L, c, &d);
             }
             return r;
         }
@@ -261,10 +325,10 @@ static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
             me_pager_stop(L, p);
             return -1;
         }
-        if (me_pager_inflight(p) > 0 || me_transport_busy(c->transport) > 0) {
+        if (me_transport_busy(c->transport) > 0) {
             /* answers to come (or abandoned transfers still holding handles) */
             wait_a_while(L, c, 1, 0);
-            me_transport_run(c->transport, 0, on_result, &d);
+            run_transport(L, c, &d);
             idle = 0;
         } else if (what == ME_WAIT) {
             wait_a_while(L, c, 0, wait);
@@ -272,8 +336,53 @@ static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
         } else if (++idle > MAX_IDLE_LOOPS || what == ME_DONE) {
             me_error_raise(L, "network", "the paging core stopped without an answer or an "
                            "error (a bug: please report it)");
+        } else {
+            requeue_orphans(c, p);
         }
     }
+}
+
+typedef struct drive_call {
+    me_client *c;
+    me_pager *p;
+    int result;
+} drive_call;
+
+/* drive_loop under lua_pcall: arguments the call, the decoder. */
+static int drive_protected(lua_State *L)
+{
+    drive_call *a = (drive_call *)lua_touserdata(L, 1);
+    a->result = drive_loop(L, a->c, a->p, 2);
+    return a->result != 0;
+}
+
+/* Push the next page and return 1, push an error and return -1, or return 0
+ * when the pager is done. One drive at a time per client; the client's
+ * memory is freed only once no drive runs (a close meanwhile marks it). */
+static int drive(lua_State *L, me_client *c, me_pager *p, int decoder)
+{
+    drive_call a;
+    int status;
+    if (c->driving)
+        me_error_raise(L, "invalid_argument", "the client is busy: a function it called "
+                       "(a credential function, on_retry, a finalizer) called it again");
+    a.c = c;
+    a.p = p;
+    a.result = 0;
+    decoder = me_absindex(L, decoder);
+    lua_pushcfunction(L, drive_protected);
+    lua_pushlightuserdata(L, &a);
+    lua_pushvalue(L, decoder);
+    c->driving = 1;
+    status = lua_pcall(L, 2, 1, 0);
+    c->driving = 0;
+    if (c->free_pending)
+        free_client(L, c);
+    if (status != 0)
+        lua_error(L); /* as it was raised: an error object, or "interrupted!" */
+    if (a.result == 0)
+        lua_pop(L, 1);
+    return a.result;
 }
 
 /* ---- methods ------------------------------------------------------------ */
@@ -345,7 +454,10 @@ static int client_request(lua_State *L)
     if (!c->config.target.project_id) {
         /* the request names the project: ask IAM first, as list() would */
         me_pager_push(L, 1, &c->config.target, 2, 2, ME_PAGER_PROJECT, 1, c->config.retries);
-        if (drive(L, c, (me_pager *)lua_touserdata(L, -1), lua_upvalueindex(1)) <= 0)
+        int r = drive(L, c, (me_pager *)lua_touserdata(L, -1), lua_upvalueindex(1));
+        if (r == 0)
+            me_error_raise(L, "network", "no response was received");
+        if (r < 0)
             return lua_error(L);
         lua_settop(L, 3);
     }
@@ -415,37 +527,44 @@ static int pages_iter(lua_State *L)
     return r;
 }
 
-/* Upvalues 4, 5, 6: the current page's events, the index in it, the count. */
+/* Where events() stands: kept in C, as it changes for every event. */
+typedef struct events_state {
+    lua_Integer index, n;        /* in the current page's events */
+    lua_Integer count;           /* events yielded so far */
+} events_state;
+
+/* Upvalue 4: the current page's events (nil between pages); 5: its state. */
 static int events_iter(lua_State *L)
 {
-    me_client *c = (me_client *)lua_touserdata(L, lua_upvalueindex(2));
-    me_pager *p = (me_pager *)lua_touserdata(L, lua_upvalueindex(3));
-    if (c->closed && (lua_istable(L, lua_upvalueindex(4)) || !me_pager_done(p)))
+    events_state *st = (events_state *)lua_touserdata(L, lua_upvalueindex(5));
+    const me_client *c = (const me_client *)lua_touserdata(L, lua_upvalueindex(2));
+    if (st->index < st->n && !c->closed) {
+        /* the common case, once per event: as little as the Lua API allows */
+        lua_rawgeti(L, lua_upvalueindex(4), ++st->index);
+        me_pushinteger(L, ++st->count);
+        return 2;
+    }
+    if (c->closed && (lua_istable(L, lua_upvalueindex(4)) ||
+                      !me_pager_done((me_pager *)lua_touserdata(L, lua_upvalueindex(3)))))
         me_error_raise(L, "invalid_argument",
                        "the client was closed during the iteration; it did not finish");
     for (;;) {
-        lua_Number i = lua_tonumber(L, lua_upvalueindex(5));
-        if (lua_istable(L, lua_upvalueindex(4)) &&
-            i < (lua_Number)me_rawlen(L, lua_upvalueindex(4))) {
-            lua_Number count = lua_tonumber(L, lua_upvalueindex(6)) + 1;
-            lua_pushnumber(L, i + 1);
-            lua_replace(L, lua_upvalueindex(5));
-            me_pushinteger(L, count);
-            lua_replace(L, lua_upvalueindex(6));
-            lua_rawgeti(L, lua_upvalueindex(4), (int)i + 1);
-            me_pushinteger(L, count);
-            return 2;
-        }
         if (pages_iter(L) == 0) {
             lua_pushnil(L);
             lua_replace(L, lua_upvalueindex(4));
+            st->index = st->n = 0;
             return 0;
         }
         lua_getfield(L, -1, "events");
+        st->index = 0;
+        st->n = (lua_Integer)me_rawlen(L, -1);
         lua_replace(L, lua_upvalueindex(4));
-        lua_pushnumber(L, 0);
-        lua_replace(L, lua_upvalueindex(5));
         lua_pop(L, 1);
+        if (st->n > 0) {
+            lua_rawgeti(L, lua_upvalueindex(4), ++st->index);
+            me_pushinteger(L, ++st->count);
+            return 2;
+        }
     }
 }
 
@@ -462,10 +581,11 @@ static int make_iterator(lua_State *L, int events)
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 4);
     if (events) {
+        events_state *st;
         lua_pushnil(L);
-        lua_pushnumber(L, 0);
-        me_pushinteger(L, 0);
-        lua_pushcclosure(L, events_iter, 6);
+        st = (events_state *)lua_newuserdata(L, sizeof *st);
+        memset(st, 0, sizeof *st);
+        lua_pushcclosure(L, events_iter, 5);
     } else {
         lua_pushcclosure(L, pages_iter, 3);
     }
@@ -505,10 +625,11 @@ static int client_events(lua_State *L)
 static int client_close(lua_State *L)
 {
     me_client *c = (me_client *)me_check_object(L, 1, ME_CLIENT_MT, "client");
-    if (!c->closed) {
-        if (c->transport && c->owner)
-            me_transport_cancel(c->transport, NULL, requeue);
-        c->owner = NULL;
+    if (!c->closed && c->driving) {
+        /* from Lua code a drive runs: freed when the drive unwinds */
+        c->closed = 1;
+        c->free_pending = 1;
+    } else if (!c->closed) {
         free_client(L, c);
     }
     return 0;
@@ -553,7 +674,6 @@ static int one_call(lua_State *L, int idx, void (*read)(lua_State *, int, me_con
     n = one_answer(L, c, p);
     /* done with it: the connection goes now, not at the next collection */
     me_pager_stop(L, p);
-    c->owner = NULL;
     free_client(L, c);
     return n;
 }
@@ -562,7 +682,7 @@ static int one_call(lua_State *L, int idx, void (*read)(lua_State *, int, me_con
 static void check_options(lua_State *L, int idx, void (*read)(lua_State *, int, me_config *))
 {
     me_client *c;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     c = (me_client *)lua_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c);
     luaL_getmetatable(L, ME_CLIENT_MT);
@@ -574,7 +694,7 @@ static void check_options(lua_State *L, int idx, void (*read)(lua_State *, int, 
 
 void me_login_options_check(lua_State *L, int idx)
 {
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     me_iam_push_login_body(L, idx);
     lua_pop(L, 1);
     check_options(L, idx, me_config_read_login);

@@ -27,6 +27,17 @@ static inline void luaL_setfuncs_51(lua_State *L, const luaL_Reg *l, int nup)
 #define me_setfuncs(L, l, nup) luaL_setfuncs((L), (l), (nup))
 #endif
 
+/* A stack index made absolute (pseudo-indices such as upvalues and the
+ * registry stay as they are): Lua 5.2's lua_absindex. */
+#if LUA_VERSION_NUM < 502
+static inline int me_absindex(lua_State *L, int i)
+{
+    return i < 0 && i > LUA_REGISTRYINDEX ? lua_gettop(L) + i + 1 : i;
+}
+#else
+#define me_absindex(L, i) lua_absindex((L), (i))
+#endif
+
 /* Whole numbers: integers on 5.3+, doubles holding whole values before. */
 #if LUA_VERSION_NUM >= 503
 #define me_pushinteger(L, n) lua_pushinteger((L), (lua_Integer)(n))

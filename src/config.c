@@ -11,6 +11,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 #include "error.h"
 #include "sources.h"
 #include "util.h"
@@ -83,6 +85,17 @@ static double config_number(lua_State *L, int idx, const char *key, double fallb
     return v;
 }
 
+/* Free a copy, wiped first: secrets do not outlive the client in freed
+ * memory. */
+static void wipe(char **field)
+{
+    if (*field) {
+        memset(*field, 0, strlen(*field));
+        free(*field);
+        *field = NULL;
+    }
+}
+
 void me_config_free(lua_State *L, me_config *c)
 {
     me_target *t = &c->target;
@@ -92,14 +105,10 @@ void me_config_free(lua_State *L, me_config *c)
                        &t->language, &t->user_agent, &c->transport.ca_file,
                        &c->transport.proxy};
     size_t i;
-    for (i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        if (*fields[i]) {
-            /* secrets do not outlive the client in freed memory */
-            memset(*fields[i], 0, strlen(*fields[i]));
-            free(*fields[i]);
-            *fields[i] = NULL;
-        }
-    }
+    for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        wipe(fields[i]);
+    for (i = 0; i < ME_PROXY_SECRETS; i++)
+        wipe(&t->proxy_secrets[i]);
     luaL_unref(L, LUA_REGISTRYINDEX, t->functions);
     t->functions = LUA_NOREF;
 }
@@ -293,10 +302,85 @@ static void read_credentials(lua_State *L, int idx, me_target *t)
         me_error_argument(L, "project_id", "project_id is required " WHERE_PROJECT);
 }
 
-/* proxy: nil leaves libcurl to the environment, a URL sets one, false
- * turns every proxy off. */
-static void read_proxy(lua_State *L, int idx, me_transport_options *o)
+/* ---- the proxy ---------------------------------------------------------- */
+
+static const char *const PROXY_SCHEMES[] = {"http://", "https://", "socks4://", "socks4a://",
+                                            "socks5://", "socks5h://", NULL};
+
+/* Where the user-info of a proxy URL is: *info (its length *n, 0 for none)
+ * and the authority after it. -1 when the scheme is not one libcurl uses
+ * for a proxy. */
+static int split_proxy(const char *url, const char **info, size_t *n, const char **authority)
 {
+    const char *rest = url, *end, *at;
+    int i;
+    if (strstr(url, "://")) {
+        for (i = 0; PROXY_SCHEMES[i]; i++)
+            if (strncmp(url, PROXY_SCHEMES[i], strlen(PROXY_SCHEMES[i])) == 0)
+                break;
+        if (!PROXY_SCHEMES[i])
+            return -1;
+        rest = url + strlen(PROXY_SCHEMES[i]);
+    }
+    end = rest + strcspn(rest, "/");
+    at = NULL;
+    for (i = 0; rest + i < end; i++)
+        if (rest[i] == '@')
+            at = rest + i;
+    *info = rest;
+    *n = at ? (size_t)(at - rest) : 0;
+    *authority = at ? at + 1 : rest;
+    return 0;
+}
+
+/* [scheme://][user[:password]@]host[:port][/]: what libcurl takes as a
+ * proxy, refused at new() rather than at every call, without showing the
+ * value (it may hold a password). */
+static int valid_proxy(const char *url)
+{
+    const char *info, *authority;
+    size_t n, len;
+    if (split_proxy(url, &info, &n, &authority) != 0)
+        return 0;
+    len = strcspn(authority, "/");
+    return valid_authority(authority, len) && (authority[len] == '\0' ||
+                                               strcmp(authority + len, "/") == 0);
+}
+
+/* Keep the user-info of the proxy URL (and its password) for redaction. */
+static void keep_proxy_secrets(lua_State *L, me_target *t, const char *url)
+{
+    const char *info, *authority, *colon;
+    size_t n, i, m;
+    const char *parts[2];
+    size_t lens[2];
+    if (!url || split_proxy(url, &info, &n, &authority) != 0 || n == 0)
+        return;
+    colon = memchr(info, ':', n);
+    parts[0] = info;
+    lens[0] = n;
+    parts[1] = colon ? colon + 1 : NULL;
+    lens[1] = colon ? n - (size_t)(colon + 1 - info) : 0;
+    for (m = 0; m < 2; m++) {
+        if (!parts[m] || lens[m] == 0)
+            continue;
+        for (i = 0; i < ME_PROXY_SECRETS && t->proxy_secrets[i]; i++)
+            if (strlen(t->proxy_secrets[i]) == lens[m] &&
+                memcmp(t->proxy_secrets[i], parts[m], lens[m]) == 0)
+                break;
+        if (i < ME_PROXY_SECRETS && !t->proxy_secrets[i])
+            t->proxy_secrets[i] = copy_string(L, parts[m], lens[m]);
+    }
+}
+
+/* proxy: nil leaves libcurl to the environment (whose proxies' passwords
+ * are kept for redaction), a URL sets one, false turns every proxy off. */
+static void read_proxy(lua_State *L, int idx, me_config *c)
+{
+    static const char *const vars[] = {"http_proxy", "HTTP_PROXY", "https_proxy",
+                                       "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL};
+    me_transport_options *o = &c->transport;
+    int i;
     lua_getfield(L, idx, "proxy");
     if (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) {
         lua_pop(L, 1);
@@ -304,8 +388,15 @@ static void read_proxy(lua_State *L, int idx, me_transport_options *o)
         return;
     }
     lua_pop(L, 1);
-    o->proxy = config_string(L, idx, "proxy", 0);
+    o->proxy = config_string(L, idx, "proxy", 1);
     o->proxy_mode = o->proxy ? ME_PROXY_URL : ME_PROXY_ENV;
+    if (o->proxy && !valid_proxy(o->proxy))
+        me_error_argument(L, "proxy", "proxy must be [scheme://][user:password@]host[:port] "
+                          "with a scheme of http, https, socks4, socks4a, socks5 or socks5h "
+                          "(value not shown)");
+    keep_proxy_secrets(L, &c->target, o->proxy);
+    for (i = 0; vars[i] && !o->proxy; i++)
+        keep_proxy_secrets(L, &c->target, getenv(vars[i]));
 }
 
 /* Refuse a field that is not in `keys`. */
@@ -335,7 +426,7 @@ static void read_transport(lua_State *L, int idx, me_config *c)
         t->user_agent = copy_string(L, ua, strlen(ua));
     }
     c->transport.ca_file = config_string(L, idx, "ca_file", 0);
-    read_proxy(L, idx, &c->transport);
+    read_proxy(L, idx, c);
     c->transport.timeout_ms =
         (long)(config_number(L, idx, "timeout", 30, 0.001, 86400, 0) * 1000);
     c->transport.connect_timeout_ms =
@@ -354,7 +445,7 @@ static void read_transport(lua_State *L, int idx, me_config *c)
 void me_config_read(lua_State *L, int idx, me_config *c)
 {
     me_target *t = &c->target;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     t->functions = LUA_NOREF;
     check_keys(L, idx, CONFIG_KEYS, "configuration");
     read_endpoint(L, idx, t);
@@ -386,7 +477,7 @@ void me_config_read_login(lua_State *L, int idx, me_config *c)
                                        "project_id", "project", TRANSPORT_KEYS, NULL};
     me_target *t = &c->target;
     char *url;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     t->functions = LUA_NOREF;
     check_keys(L, idx, keys, "me.iam_token");
     read_region(L, idx, t);
@@ -411,7 +502,7 @@ void me_config_read_securitykey(lua_State *L, int idx, me_config *c)
     static const char *const keys[] = {"endpoint", TRANSPORT_KEYS, NULL};
     me_target *t = &c->target;
     char *url;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     t->functions = LUA_NOREF;
     check_keys(L, idx, keys, "metadata");
     url = config_string(L, idx, "endpoint", 0);

@@ -59,6 +59,8 @@ int me_secrets_list(const me_target *t, const me_secrets *s, const char **out)
         out[n++] = t->token;
         out[n++] = t->sk;
         out[n++] = t->security_token;
+        for (i = 0; i < ME_PROXY_SECRETS; i++)
+            out[n++] = t->proxy_secrets[i];
     }
     for (i = 0; s && i < ME_SECRETS_KEPT; i++)
         out[n++] = s->values[i];
@@ -78,7 +80,7 @@ static int is_interrupt(lua_State *L)
 static void push_failure(lua_State *L, const char *field, const me_target *t,
                          const me_secrets *keep)
 {
-    const char *secrets[4 + ME_SECRETS_KEPT];
+    const char *secrets[ME_SECRETS_MAX];
     const char *message;
     int n, i, shown = 1;
     if (is_interrupt(L))

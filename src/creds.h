@@ -26,8 +26,11 @@ void me_secrets_free(me_secrets *s);
 /* The kept copy of v[0..n) (a new one, or the same value kept before), or
  * NULL when out of memory. */
 const char *me_secrets_keep(me_secrets *s, const char *v, size_t n);
+/* Room for every secret me_secrets_list gives. */
+#define ME_SECRETS_MAX (3 + ME_PROXY_SECRETS + ME_SECRETS_KEPT)
+
 /* Every secret of the target and of s, for me_error_redact: fills out
- * (room for 4 + ME_SECRETS_KEPT) and returns how many. */
+ * (room for ME_SECRETS_MAX) and returns how many. */
 int me_secrets_list(const me_target *t, const me_secrets *s, const char **out);
 
 /* Fill out with the credentials of the next request: for each of token,

@@ -1,7 +1,10 @@
-/* decode.c - the one place where responses become pages or errors, shared by
- * list(), the iterators, the OpenResty driver (through me.decode) and fuzzing.
- * cjson builds the tables; this file only checks and normalises them in
- * place, so an event costs no more than cjson's own work. */
+/***
+ * Decoding: the one place where responses become pages or errors, shared by
+ * list(), the iterators, the OpenResty driver (through `decode`) and
+ * fuzzing. cjson builds the tables; this file only checks and normalises
+ * them in place, so an event costs no more than cjson's own work.
+ * @submodule modelarts_events
+ */
 #include "decode.h"
 
 #include <math.h>
@@ -47,6 +50,16 @@ static void read_error_body(lua_State *L, int body, me_error *e)
             if (!lua_istable(L, -1))
                 return;
             t = lua_gettop(L);
+        }
+        if (nested && !e->code) {
+            /* IAM's {"error": {"code": 401, "title": "Unauthorized", ...}}:
+             * its numeric code is the status again; the title names it */
+            int numeric;
+            lua_getfield(L, t, "code");
+            numeric = lua_type(L, -1) == LUA_TNUMBER;
+            lua_pop(L, 1);
+            if (numeric)
+                e->code = string_field(L, t, "title");
         }
         for (i = 0; i < 3; i++) {
             if (!e->code)
@@ -103,6 +116,41 @@ static int push_decode_error(lua_State *L, int top, long status, const char *req
     return 0;
 }
 
+/* A success status whose body holds no events and no total but an error's
+ * fields (a gateway or proxy that answers errors with 200) is not a page of
+ * 0 events. */
+static int is_error_shape(lua_State *L, int body)
+{
+    static const char *const keys[] = {"events", "total", "error_code", "errorCode", "code",
+                                       "error"};
+    int i, present[6];
+    for (i = 0; i < 6; i++) {
+        lua_getfield(L, body, keys[i]);
+        present[i] = !lua_isnil(L, -1) && lua_type(L, -1) != LUA_TLIGHTUSERDATA;
+        lua_pop(L, 1);
+    }
+    return !present[0] && !present[1] && (present[2] || present[3] || present[4] || present[5]);
+}
+
+static int push_error_shape(lua_State *L, int top, int body, long status, const char *request_id)
+{
+    me_error e;
+    memset(&e, 0, sizeof e);
+    e.kind = "decode";
+    e.status = status;
+    e.request_id = request_id;
+    luaL_checkstack(L, 16, "modelarts_events: reading an error body");
+    read_error_body(L, body, &e);
+    /* whole, not cut: redaction looks for whole secrets */
+    lua_pushfstring(L, "the server answered HTTP %d with an error instead of a page: %s",
+                    (int)status, e.message ? e.message : "(no message)");
+    e.message = lua_tostring(L, -1);
+    me_error_push(L, &e);
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 0;
+}
+
 /* Replace page[key] by a whole number from a number or a numeric string;
  * when absent: the fallback, or (fallback < 0) left absent. */
 static int normalise_count(lua_State *L, int page, const char *key, long long fallback)
@@ -137,11 +185,14 @@ static const char *const EVENT_FIELDS[] = {"time", "level", "message", "source"}
 
 /* Each event must be an object whose four fields are strings; a field the
  * server left out or sent as null becomes "" so that callers can always
- * concatenate. Returns a static message on a wrong type. */
+ * concatenate. Returns a static message on a wrong type. The four keys are
+ * pushed once per page and looked up raw: this runs for every event, and
+ * lua_getfield would intern its C string again each time. */
 static const char *check_events(lua_State *L, int events)
 {
     size_t i, n = me_rawlen(L, events);
-    int f;
+    int f, keys, event;
+    const char *problem = NULL;
     if (n == 0) {
         /* cjson gives {} for both [] and {}; only an object with members is wrong. */
         lua_pushnil(L);
@@ -151,27 +202,38 @@ static const char *check_events(lua_State *L, int events)
         }
         return NULL;
     }
-    for (i = 1; i <= n; i++) {
+    if (!lua_checkstack(L, 8)) /* the keys, an event, a key and a value */
+        return "out of memory while checking the events";
+    keys = lua_gettop(L) + 1;
+    for (f = 0; f < 4; f++)
+        lua_pushstring(L, EVENT_FIELDS[f]);
+    event = keys + 4;
+    for (i = 1; i <= n && !problem; i++) {
         lua_rawgeti(L, events, (int)i);
-        if (!lua_istable(L, -1)) {
-            lua_pop(L, 1);
-            return "an event is not an object";
+        if (!lua_istable(L, event)) {
+            problem = "an event is not an object";
+            break;
         }
         for (f = 0; f < 4; f++) {
-            lua_getfield(L, -1, EVENT_FIELDS[f]);
-            if (lua_type(L, -1) != LUA_TSTRING) {
-                if (lua_type(L, -1) != LUA_TNIL && lua_type(L, -1) != LUA_TLIGHTUSERDATA) {
-                    lua_pop(L, 2);
-                    return "an event field is not a string";
-                }
-                lua_pushliteral(L, "");
-                lua_setfield(L, -3, EVENT_FIELDS[f]);
-            }
+            int type;
+            lua_pushvalue(L, keys + f);
+            lua_rawget(L, event);
+            type = lua_type(L, -1);
             lua_pop(L, 1);
+            if (type == LUA_TSTRING)
+                continue;
+            if (type != LUA_TNIL && type != LUA_TLIGHTUSERDATA) {
+                problem = "an event field is not a string";
+                break;
+            }
+            lua_pushvalue(L, keys + f);
+            lua_pushliteral(L, "");
+            lua_rawset(L, event);
         }
-        lua_pop(L, 1);
+        lua_settop(L, event - 1);
     }
-    return NULL;
+    lua_settop(L, keys - 1);
+    return problem;
 }
 
 /* The page at `page`: events checked, counts made integers. Returns NULL
@@ -277,8 +339,7 @@ int me_decode(lua_State *L, int decoder, enum me_shape shape, long status, const
 {
     int top = lua_gettop(L), value;
     const char *problem;
-    if (decoder < 0 && decoder > LUA_REGISTRYINDEX) /* relative, not a pseudo-index */
-        decoder = top + decoder + 1;
+    decoder = me_absindex(L, decoder);
 
     if (status < 200 || status > 299) {
         push_http_error(L, decoder, status, body, len, request_id);
@@ -301,6 +362,8 @@ int me_decode(lua_State *L, int decoder, enum me_shape shape, long status, const
     }
     lua_pop(L, 1);
     value = lua_gettop(L);
+    if (shape == ME_SHAPE_PAGE && is_error_shape(L, value))
+        return push_error_shape(L, top, value, status, request_id);
     problem = shape == ME_SHAPE_JOB ? normalise_job(L, value) : normalise_page(L, value);
     if (problem)
         return push_decode_error(L, top, status, request_id, problem);

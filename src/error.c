@@ -1,4 +1,9 @@
-/* error.c - the structured error objects every failure is reported as. */
+/***
+ * Errors: the structured error objects every failure is reported as
+ * (`kind`, `message`, `status`, `code`, `request_id`, `retryable`), and
+ * the redaction of secrets from them.
+ * @submodule modelarts_events
+ */
 #include "error.h"
 
 #include <ctype.h>
@@ -114,16 +119,30 @@ static int kind_retryable(const char *kind)
     return strcmp(kind, "network") == 0 || strcmp(kind, "timeout") == 0;
 }
 
+/* The message is never cut: a secret quoted near its end would be cut too,
+ * and redaction (which looks for whole secrets) would miss its start. A
+ * long one is formatted into a userdata, which the collector frees
+ * whatever is raised meanwhile. */
 static void push_vf(lua_State *L, const char *kind, const char *fmt, va_list ap)
 {
-    char message[512];
+    char small[512], *big = NULL;
     me_error e;
-    vsnprintf(message, sizeof message, fmt, ap);
+    va_list again;
+    int n;
+    va_copy(again, ap);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small) {
+        big = (char *)lua_newuserdata(L, (size_t)n + 1);
+        vsnprintf(big, (size_t)n + 1, fmt, again);
+    }
+    va_end(again);
     memset(&e, 0, sizeof e);
     e.kind = kind;
-    e.message = message;
+    e.message = big ? big : small;
     e.retryable = kind_retryable(kind);
     me_error_push(L, &e);
+    if (big)
+        lua_remove(L, -2);
 }
 
 void me_error_pushf(lua_State *L, const char *kind, const char *fmt, ...)
@@ -214,7 +233,7 @@ void me_error_redact(lua_State *L, int idx, const char *const *secrets, int n)
 {
     static const char *const fields[] = {"message", "code", "request_id"};
     int f, i;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     for (f = 0; f < 3; f++) {
         lua_getfield(L, idx, fields[f]);
         if (lua_type(L, -1) == LUA_TSTRING) {
@@ -226,10 +245,7 @@ void me_error_redact(lua_State *L, int idx, const char *const *secrets, int n)
                 m = strlen(s);
                 redact_top(L, s, m);
                 /* the same secret as a server that trims its input quotes it */
-                while (m && isspace((unsigned char)*s))
-                    s++, m--;
-                while (m && isspace((unsigned char)s[m - 1]))
-                    m--;
+                me_trim(&s, &m);
                 if (m != strlen(secrets[i]))
                     redact_top(L, s, m);
             }

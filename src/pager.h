@@ -64,15 +64,22 @@ enum me_next me_pager_next(lua_State *L, me_pager *p, int creds, me_request *req
                            double *wait);
 
 /* A response to request seq, decoded with the cjson decode function at
- * stack index `decoder`. Responses to requests the pager no longer waits
- * for are ignored. */
-void me_pager_feed(lua_State *L, me_pager *p, int decoder, long seq, const me_response *r);
+ * stack index `decoder`; r's strings must be Lua-owned (kept on the stack
+ * or referenced by the caller), as Lua code may run during the decode.
+ * Responses to requests the pager no longer waits for, or that come after
+ * the client was closed, are ignored. Returns 0; or -1 with what an error
+ * raised inside the decode raised pushed (lua.c's "interrupted!" from a
+ * hook, say): the request is then sent again later, and the caller raises
+ * it. */
+int me_pager_feed(lua_State *L, me_pager *p, int decoder, long seq, const me_response *r);
 /* A transfer that failed without a response (kind: network, timeout, tls,
- * too_large). */
-void me_pager_fail(lua_State *L, me_pager *p, long seq, const char *kind,
-                   const char *message);
+ * too_large); returns as me_pager_feed does. */
+int me_pager_fail(lua_State *L, me_pager *p, long seq, const char *kind, const char *message);
 /* A transfer that was dropped (cancelled) must be sent again. */
 void me_pager_requeue(me_pager *p, long seq);
+/* Every request counted in flight is to be sent again (their transfers
+ * were lost). */
+void me_pager_requeue_all(me_pager *p);
 
 /* Push the next page (or the job) in order and return 1; push an error,
  * mark the pager finished and return -1; return 0 (nothing pushed) when the
@@ -83,6 +90,10 @@ int me_pager_done(const me_pager *p);
 int me_pager_inflight(const me_pager *p);
 /* End the pager now (its queue dropped, the driver's release called). */
 void me_pager_stop(lua_State *L, me_pager *p);
+/* Stop it and let go of everything it references (its memory stays: the
+ * userdata's, freed by the collector); idempotent. */
+void me_pager_close(lua_State *L, me_pager *p);
+int me_pager_closed(const me_pager *p);
 
 /* The retries the core scheduled since the last call: pushes a list of
  * { err, delay } (seconds) and returns how many (0: nothing pushed). Kept

@@ -243,7 +243,7 @@ void me_query_check(lua_State *L, int idx, me_query *q, int iterating)
         return;
     if (!lua_istable(L, idx))
         me_error_argument(L, "params", "params must be a table");
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+    idx = me_absindex(L, idx);
     luaL_checkstack(L, 8, "modelarts_events: checking params");
 
     /* Unknown names are mistakes (a typo would silently widen the query). */

@@ -6,6 +6,9 @@
 #include <lua.h>
 #include "buf.h"
 
+/* Proxy secrets a target keeps for redaction, at most. */
+#define ME_PROXY_SECRETS 8
+
 /* Validated parameters of one call. Strings point into Lua strings that the
  * caller keeps referenced (the params table, or the pager's copy of it). */
 typedef struct me_query {
@@ -43,6 +46,9 @@ typedef struct me_target {
     int temporary;             /* with AK/SK: a security token (string or function) */
     char *language;
     char *user_agent;
+    /* The user-info of proxy URLs (configured, or from *_proxy variables),
+     * and their passwords: libcurl quotes a proxy URL in its messages. */
+    char *proxy_secrets[ME_PROXY_SECRETS];
 } me_target;
 
 /* The credentials of one request (see creds.h); NULL where not used. */

@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "compat.h"
+#include "util.h"
 #include "error.h"
 
 #define ALGORITHM "SDK-HMAC-SHA256"
@@ -187,10 +188,7 @@ int me_sign(me_signature *out, const me_sign_input *in, const char *ak, const ch
         }
         for (j = 0; hs[i].name[j]; j++)
             hs[i].name[j] = (char)tolower((unsigned char)hs[i].name[j]);
-        while (vn && isspace((unsigned char)*v))
-            v++, vn--;
-        while (vn && isspace((unsigned char)v[vn - 1]))
-            vn--;
+        me_trim(&v, &vn);
         hs[i].value = v;
         hs[i].value_len = vn;
         if (strcmp(hs[i].name, "x-sdk-date") == 0)

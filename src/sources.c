@@ -12,6 +12,8 @@
 
 #include <lauxlib.h>
 
+#include "compat.h"
+
 #include "client.h"
 #include "error.h"
 
@@ -102,9 +104,8 @@ static int metadata_field(lua_State *L)
 static void push_upvalues(lua_State *L, int idx, int decoder, lua_CFunction fetch)
 {
     double renew_before = ME_RENEW_BEFORE;
-    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-    if (decoder < 0 && decoder > LUA_REGISTRYINDEX)
-        decoder = lua_gettop(L) + decoder + 1;
+    idx = me_absindex(L, idx);
+    decoder = me_absindex(L, decoder);
     lua_newtable(L);
     if (lua_istable(L, idx)) {
         lua_pushnil(L);

@@ -1,4 +1,13 @@
-/* transport.c - see transport.h. */
+/* transport.c - see transport.h.
+ *
+ * Speed, measured by `make bench`: one TLS session cache shared by every
+ * handle (libcurl's share interface), so that connections after the first
+ * resume instead of a full handshake; until a first HTTPS answer has come,
+ * one HTTPS transfer at a time, so that the others find its session (and,
+ * over HTTP/2, its connection to multiplex on); no CURLOPT_PIPEWAIT, which
+ * over plain HTTP/1.1 holds every transfer but the first until the first
+ * answers; and no wait in curl_multi_poll when the curl_multi_perform
+ * before it finished transfers (their replacements go out at once). */
 #include "transport.h"
 
 #include <stdio.h>
@@ -8,12 +17,13 @@
 
 #include <curl/curl.h>
 
+#include "util.h"
+
 /* A receive buffer larger than this is given back after its transfer. */
 #define KEEP_BUFFER (256 * 1024)
-/* Bytes kept of a header value the client reads (the request id, ...). */
-#define SHORT_VALUE_MAX 200
-/* IAM tokens are long (several KB): kept whole, up to this. */
-#define SUBJECT_TOKEN_MAX (64 * 1024)
+/* The longest header value kept (IAM tokens, echoed secrets: several KB);
+ * a longer one is dropped, never cut. */
+#define HEADER_VALUE_MAX (64 * 1024)
 
 typedef struct me_transfer {
     CURL *easy;                  /* made per transfer from the template */
@@ -24,17 +34,22 @@ typedef struct me_transfer {
     size_t max_body;
     int too_large;
     int busy;
+    int https;
     void *owner;
     long seq;
     char errbuf[CURL_ERROR_SIZE];
+    char message[CURL_ERROR_SIZE + 128];   /* a failure, as reported */
 } me_transfer;
 
 struct me_transport {
     CURLM *multi;
+    CURLSH *share;               /* TLS sessions and DNS, for every handle */
     CURL *template;              /* every option but the per-transfer ones */
+    int tls_warm;                /* an HTTPS answer came: a session is cached */
     me_transfer *transfers;
     int n;
     char *ca_file, *proxy;
+    char why[160];               /* the multi handle's own failure */
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
@@ -50,18 +65,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return me_buf_failed(&x->body) ? 0 : n;
 }
 
-/* The value of a header line, trimmed; at most `max` bytes are kept (a
- * longer one is cut, or, with `whole`, dropped). */
-static void header_value(me_buf *out, const char *v, size_t n, size_t max, int whole)
+/* The value of a header line, trimmed and kept whole, or (longer than
+ * `max`) not at all: a cut value could hold the start of a secret the
+ * server echoed, which redaction (of whole secrets) would then miss. */
+static void header_value(me_buf *out, const char *v, size_t n, size_t max)
 {
-    while (n && (*v == ' ' || *v == '\t'))
-        v++, n--;
-    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-        n--;
+    me_trim(&v, &n);
     me_buf_reset(out);
-    if (n > max && whole)
-        return;
-    me_buf_add(out, v, n > max ? max : n);
+    if (n <= max)
+        me_buf_add(out, v, n);
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
@@ -75,14 +87,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         me_buf_reset(&x->date);
         me_buf_reset(&x->subject_token);
     } else if (n > 16 && strncasecmp(data, "X-Subject-Token:", 16) == 0) {
-        /* IAM tokens are long: kept whole, or not at all */
-        header_value(&x->subject_token, data + 16, n - 16, SUBJECT_TOKEN_MAX, 1);
+        header_value(&x->subject_token, data + 16, n - 16, HEADER_VALUE_MAX);
     } else if (n > 13 && strncasecmp(data, "X-Request-Id:", 13) == 0) {
-        header_value(&x->request_id, data + 13, n - 13, SHORT_VALUE_MAX, 0);
+        header_value(&x->request_id, data + 13, n - 13, HEADER_VALUE_MAX);
     } else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-        header_value(&x->retry_after, data + 12, n - 12, SHORT_VALUE_MAX, 0);
+        header_value(&x->retry_after, data + 12, n - 12, HEADER_VALUE_MAX);
     } else if (n > 5 && strncasecmp(data, "Date:", 5) == 0) {
-        header_value(&x->date, data + 5, n - 5, SHORT_VALUE_MAX, 0);
+        header_value(&x->date, data + 5, n - 5, HEADER_VALUE_MAX);
     }
     return n;
 }
@@ -103,7 +114,6 @@ static CURL *make_template(const me_transport_options *o, const me_transport *t)
 #endif
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
@@ -144,12 +154,21 @@ me_transport *me_transport_new(const me_transport_options *o, int handles)
     t->ca_file = dup_or_null(o->ca_file);
     t->proxy = dup_or_null(o->proxy);
     t->multi = curl_multi_init();
+    t->share = curl_share_init();
+    if (handles < 1 || handles > ME_TRANSPORT_MAX_HANDLES) {
+        free(t);
+        return NULL;
+    }
     t->transfers = calloc((size_t)handles, sizeof *t->transfers);
     t->n = handles;
-    if (!t->multi || !t->transfers || (o->ca_file && !t->ca_file) || (o->proxy && !t->proxy)) {
+    if (!t->multi || !t->share || !t->transfers || (o->ca_file && !t->ca_file) ||
+        (o->proxy && !t->proxy)) {
         me_transport_free(t);
         return NULL;
     }
+    /* One thread drives every handle: the share needs no lock functions. */
+    curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     t->template = make_template(o, t);
     if (!t->template) {
         me_transport_free(t);
@@ -201,23 +220,40 @@ void me_transport_free(me_transport *t)
         curl_easy_cleanup(t->template);
     if (t->multi)
         curl_multi_cleanup(t->multi);
+    if (t->share)
+        curl_share_cleanup(t->share);
     free(t->transfers);
     free(t->ca_file);
     free(t->proxy);
     free(t);
 }
 
-int me_transport_free_handles(const me_transport *t)
+static int count_busy(const me_transport *t, int *https)
 {
     int i, n = 0;
-    for (i = 0; i < t->n; i++)
-        n += !t->transfers[i].busy;
+    *https = 0;
+    for (i = 0; i < t->n; i++) {
+        n += t->transfers[i].busy;
+        *https += t->transfers[i].busy && t->transfers[i].https;
+    }
     return n;
+}
+
+int me_transport_free_handles(const me_transport *t)
+{
+    int https, busy = count_busy(t, &https);
+    /* Until a first HTTPS answer has come, one HTTPS transfer at a time:
+     * the connections opened after it resume its TLS session (one full
+     * handshake per client) and, over HTTP/2, multiplex on it. */
+    if (!t->tls_warm && https > 0)
+        return 0;
+    return t->n - busy;
 }
 
 int me_transport_busy(const me_transport *t)
 {
-    return t->n - me_transport_free_handles(t);
+    int https;
+    return count_busy(t, &https);
 }
 
 int me_transport_start(me_transport *t, const me_request *req, void *owner, long seq)
@@ -243,13 +279,15 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
         }
         x->headers = next;
     }
-    me_buf_reset(&x->body);
+    me_buf_shrink(&x->body, KEEP_BUFFER);
     me_buf_reset(&x->request_id);
     me_buf_reset(&x->retry_after);
     me_buf_reset(&x->date);
     me_buf_reset(&x->subject_token);
     x->too_large = 0;
     x->errbuf[0] = '\0';
+    /* curl_easy_duphandle() leaves the share out: set it on each copy. */
+    curl_easy_setopt(x->easy, CURLOPT_SHARE, t->share);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (void *)x);
     curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, (void *)x);
@@ -266,6 +304,7 @@ int me_transport_start(me_transport *t, const me_request *req, void *owner, long
         return -1;
     }
     x->busy = 1;
+    x->https = strncmp(req->url.data, "https:", 6) == 0;
     x->owner = owner;
     x->seq = seq;
     return 0;
@@ -303,83 +342,116 @@ static const char *nonempty(const me_buf *b)
     return b->len ? b->data : NULL;
 }
 
-/* Report one transfer and give its handle back. The handle is free before
- * the result is looked at, so that an error raised while decoding cannot
- * leave it busy; its buffers are shrunk only after done() has read them. */
-static void finish_transfer(me_transport *t, me_transfer *x, CURLcode rc, const char *why,
-                            me_on_result done, void *ctx)
+/* Fill r from the finished transfer x and give its handle back. The
+ * handle is free before the result is looked at, so that an error raised
+ * while decoding cannot leave it busy; r points into x's buffers, which
+ * stay as they are until x is started again (a client drives one call at a
+ * time: nothing starts a transfer while results are being reported). */
+static void settle_transfer(me_transport *t, me_transfer *x, CURLcode rc, const char *why,
+                            me_result *r)
 {
-    me_result r;
-    char message[CURL_ERROR_SIZE + 128];
-    memset(&r, 0, sizeof r);
-    r.owner = x->owner;
-    r.seq = x->seq;
+    memset(r, 0, sizeof *r);
+    r->owner = x->owner;
+    r->seq = x->seq;
     if (why) {
-        r.fail_kind = "network";
-        r.fail_message = why;
+        r->fail_kind = "network";
+        r->fail_message = why;
     } else if (rc == CURLE_OK && me_buf_failed(&x->body)) {
-        r.fail_kind = "network";
-        r.fail_message = "out of memory while receiving the response";
+        r->fail_kind = "network";
+        r->fail_message = "out of memory while receiving the response";
     } else if (rc == CURLE_OK) {
-        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
-        r.body = x->body.data;
-        r.body_len = x->body.len;
-        r.request_id = nonempty(&x->request_id);
-        r.retry_after = nonempty(&x->retry_after);
-        r.date = nonempty(&x->date);
-        r.subject_token = nonempty(&x->subject_token);
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        r->body = x->body.data;
+        r->body_len = x->body.len;
+        r->request_id = nonempty(&x->request_id);
+        r->retry_after = nonempty(&x->retry_after);
+        r->date = nonempty(&x->date);
+        r->subject_token = nonempty(&x->subject_token);
+        if (x->https)
+            t->tls_warm = 1;
     } else {
-        r.fail_kind = fail_kind(rc, x->too_large);
-        if (strcmp(r.fail_kind, "too_large") == 0)
-            snprintf(message, sizeof message,
+        r->fail_kind = fail_kind(rc, x->too_large);
+        if (strcmp(r->fail_kind, "too_large") == 0)
+            snprintf(x->message, sizeof x->message,
                      "the response is larger than max_body (%lu bytes); transfer aborted",
                      (unsigned long)x->max_body);
         else
-            snprintf(message, sizeof message, "%s%s%s", curl_easy_strerror(rc),
+            snprintf(x->message, sizeof x->message, "%s%s%s", curl_easy_strerror(rc),
                      x->errbuf[0] ? ": " : "", x->errbuf);
-        r.fail_message = message;
+        r->fail_message = x->message;
     }
     release(t, x);
-    done(ctx, &r);
-    me_buf_shrink(&x->body, KEEP_BUFFER);
-    me_buf_shrink(&x->subject_token, 0);
 }
 
 /* The multi handle failed as a whole: every transfer ends as a failure
  * rather than spinning on a handle that makes no progress. */
-static void fail_all(me_transport *t, CURLMcode rc, me_on_result done, void *ctx)
+static int fail_all(me_transport *t, CURLMcode rc, me_result *out)
 {
-    char why[160];
-    int i;
-    snprintf(why, sizeof why, "libcurl failed: %s", curl_multi_strerror(rc));
+    int i, n = 0;
+    snprintf(t->why, sizeof t->why, "libcurl failed: %s", curl_multi_strerror(rc));
     for (i = 0; i < t->n; i++)
         if (t->transfers[i].busy)
-            finish_transfer(t, &t->transfers[i], CURLE_OK, why, done, ctx);
+            settle_transfer(t, &t->transfers[i], CURLE_OK, t->why, &out[n++]);
+    return n;
+}
+
+/* Settle every transfer the last perform finished into out; returns how
+ * many. */
+static int collect_finished(me_transport *t, me_result *out)
+{
+    CURLMsg *msg;
+    int queued, n = 0;
+    while (n < t->n && (msg = curl_multi_info_read(t->multi, &queued)) != NULL) {
+        if (msg->msg == CURLMSG_DONE) {
+            me_transfer *x = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            settle_transfer(t, x, msg->data.result, NULL, &out[n++]);
+        }
+    }
+    return n;
+}
+
+/* Receive buffers of idle transfers that once held a large page are given
+ * back (not at once after the page: the result pointed into them). */
+static void shrink_idle(me_transport *t)
+{
+    int i;
+    for (i = 0; i < t->n; i++) {
+        if (!t->transfers[i].busy) {
+            me_buf_shrink(&t->transfers[i].body, KEEP_BUFFER);
+            me_buf_shrink(&t->transfers[i].subject_token, 0);
+        }
+    }
 }
 
 int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx)
 {
-    int running = 0, queued;
+    me_result finished[ME_TRANSPORT_MAX_HANDLES];
+    int running = 0, n = 0, i;
     CURLMcode rc;
-    CURLMsg *msg;
+    shrink_idle(t);
     rc = curl_multi_perform(t->multi, &running);
-    if (rc == CURLM_OK && wait > 0 && running) {
+    if (rc == CURLM_OK)
+        n = collect_finished(t, finished);
+    /* Transfers that just finished are reported at once, without a wait in
+     * poll first: that would hold their replacements back for up to a
+     * round trip. */
+    if (rc == CURLM_OK && n == 0 && wait > 0 && running) {
         int numfds, ms = wait > 3600 ? 3600000 : (int)(wait * 1000 + 0.5);
         rc = curl_multi_poll(t->multi, NULL, 0, ms, &numfds);
         if (rc == CURLM_OK)
             rc = curl_multi_perform(t->multi, &running);
+        if (rc == CURLM_OK)
+            n = collect_finished(t, finished);
     }
     if (rc != CURLM_OK) {
-        fail_all(t, rc, done, ctx);
-        return 0;
+        n += fail_all(t, rc, finished + n);
+        running = 0;
     }
-    while ((msg = curl_multi_info_read(t->multi, &queued)) != NULL) {
-        if (msg->msg == CURLMSG_DONE) {
-            me_transfer *x = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-            finish_transfer(t, x, msg->data.result, NULL, done, ctx);
-        }
-    }
+    /* Reported last: done() may run Lua code (a decoder, finalizers), and
+     * nothing here touches t or a transfer after it. */
+    for (i = 0; i < n; i++)
+        done(ctx, &finished[i]);
     return running;
 }
 

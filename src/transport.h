@@ -13,6 +13,9 @@
 
 typedef struct me_transport me_transport;
 
+/* Transfers at once, at most (a client's concurrency is at most 32). */
+#define ME_TRANSPORT_MAX_HANDLES 32
+
 enum me_proxy_mode {
     ME_PROXY_ENV,    /* libcurl reads http_proxy, https_proxy, no_proxy... */
     ME_PROXY_URL,    /* `proxy` names the one proxy */
@@ -44,15 +47,19 @@ typedef struct me_result {
 
 typedef void (*me_on_result)(void *ctx, const me_result *r);
 
+/* handles: 1 to ME_TRANSPORT_MAX_HANDLES; NULL when out of memory. */
 me_transport *me_transport_new(const me_transport_options *o, int handles);
 void me_transport_free(me_transport *t);
 
 /* Start a transfer; returns 0, or -1 (no free handle or out of memory). */
 int me_transport_start(me_transport *t, const me_request *req, void *owner, long seq);
 /* Drive transfers for at most `wait` seconds (0: only what is ready now);
- * calls done() for each finished transfer, after releasing its handle (if
+ * then calls done() for each finished transfer, its handle released (if
  * libcurl's multi handle itself fails, every transfer finishes as a
- * network failure). Returns the number of transfers still running. */
+ * network failure). The result points into the transfer's buffers, valid
+ * until the next me_transport_start or me_transport_run: done() copies
+ * what it keeps. Nothing here touches t after a done() call. Returns the
+ * number of transfers still running. */
 int me_transport_run(me_transport *t, double wait, me_on_result done, void *ctx);
 /* Wait at most `wait` seconds for activity on the transfers, without
  * processing any (me_transport_run does): for a driver that checks

@@ -3,9 +3,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "compat.h"
+#include "request.h"
 
 #define SLEEP_CAP 86400.0
 
@@ -27,7 +30,7 @@ const char *me_header_find(lua_State *L, int headers, const char *name)
     const char *found = NULL;
     if (!lua_istable(L, headers))
         return NULL;
-    headers = headers < 0 && headers > LUA_REGISTRYINDEX ? lua_gettop(L) + headers + 1 : headers;
+    headers = me_absindex(L, headers);
     lua_pushnil(L);
     while (lua_next(L, headers)) {
         if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
@@ -48,8 +51,8 @@ const char *me_header_find(lua_State *L, int headers, const char *name)
 
 void me_table_copy(lua_State *L, int from, int to)
 {
-    from = from < 0 ? lua_gettop(L) + from + 1 : from;
-    to = to < 0 ? lua_gettop(L) + to + 1 : to;
+    from = me_absindex(L, from);
+    to = me_absindex(L, to);
     lua_pushnil(L);
     while (lua_next(L, from)) {
         lua_pushvalue(L, -2);
@@ -105,4 +108,34 @@ int me_has_control_byte(const char *s, size_t n)
         if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
             return 1;
     return 0;
+}
+
+void me_trim(const char **s, size_t *n)
+{
+    while (*n && isspace((unsigned char)**s))
+        (*s)++, (*n)--;
+    while (*n && isspace((unsigned char)(*s)[*n - 1]))
+        (*n)--;
+}
+
+long long me_http_date_ms(const char *v)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char month[4], iso[32];
+    const char *m;
+    int day, year, hour, minute, second, end = 0;
+    long long ms;
+    /* "Sun, 06 Nov 1994 08:49:37 GMT": by hand, as strptime's %a and %b
+     * would follow the process's locale. */
+    if (!v || !(v = strchr(v, ',')))
+        return -1;
+    if (sscanf(v + 1, " %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &day, month, &year, &hour,
+               &minute, &second, &end) != 6 || end == 0 || strlen(month) != 3)
+        return -1;
+    m = strstr(months, month);
+    if (!m || (m - months) % 3 != 0)
+        return -1;
+    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", year, (int)(m - months) / 3 + 1,
+             day, hour, minute, second);
+    return me_parse_iso8601(iso, strlen(iso), &ms) == 0 ? ms : -1;
 }

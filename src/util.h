@@ -40,4 +40,11 @@ int me_has_control_byte(const char *s, size_t n);
  * doubles (|x| <= 2^53). */
 long long me_clamp_ll(double v, long long lo, long long hi);
 
+/* Trim whitespace (isspace in the C locale) from both ends of s[0..n). */
+void me_trim(const char **s, size_t *n);
+
+/* An HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110's IMF-fixdate)
+ * as epoch ms, or -1; locale-independent. */
+long long me_http_date_ms(const char *v);
+
 #endif

@@ -240,6 +240,17 @@ local function send_all(self, run)
   end
 end
 
+-- Call the config's on_retry(err, delay_seconds) for each retry the core
+-- has scheduled since the last look, as the C driver does (what it raises
+-- is raised, as anything a caller's function raises).
+local function report_retries(self, run)
+  local on_retry = self.config.on_retry
+  local notes = run.pager:retries()
+  if notes and type(on_retry) == "function" then
+    for _, note in ipairs(notes) do on_retry(note[1], note[2]) end
+  end
+end
+
 -- Drive the pager to its next result: page | nil, err | nil (done).
 local function step(self, run)
   if run.finished then return nil end
@@ -264,7 +275,9 @@ local function step(self, run)
     end
     -- page == false: the next page is not here yet.
     if what == "wait" then
+      report_retries(self, run)
       ngx.sleep(a)
+      report_retries(self, run)
     elseif run.n > 0 then
       stalls = 0
       local called, ok, seq, res, kind, message = pcall(wait_any, run)
@@ -281,6 +294,7 @@ local function step(self, run)
           return nil, closed_error()
         end
         settle(run.pager, seq, res, kind, message)
+        report_retries(self, run)
       else
         reap(run)
       end

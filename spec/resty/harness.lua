@@ -12,6 +12,8 @@
 --   config   JSON: more client configuration (retries, concurrency, timeout, ...)
 --   close    with op=break: close the iterator after the first page
 --   no_project  leave project_id out (AK/SK: the client asks IAM)
+--   on_retry    count the client's on_retry calls (result.retries: their
+--               error kinds, statuses and delays)
 local cjson = require "cjson.safe"
 local resty = require "modelarts_events.resty"
 
@@ -31,8 +33,13 @@ local function elapsed(started)
   return ngx.now() - started
 end
 
-local function make_client(args)
+local function make_client(args, retries)
   local config = { endpoint = args.endpoint, project_id = "0a1b2c3d4e5f" }
+  if args.on_retry then
+    config.on_retry = function(err, delay)
+      retries[#retries + 1] = { kind = err.kind, status = err.status, delay = delay }
+    end
+  end
   if args.auth == "aksk" then
     config.ak, config.sk = "emulator-ak", "emulator-sk"
   elseif args.auth == "token_fn" then
@@ -131,7 +138,8 @@ function M.run(args)
   ngx.update_time()
   local started = ngx.now()
   if args.op == "http" then return OPS.http(nil, args) end
-  local client, err = make_client(args)
+  local retries = {}
+  local client, err = make_client(args, retries)
   if args.op == "new" or not client then
     return { ok = client ~= nil, err = err and plain(err), phase = ngx.get_phase() }
   end
@@ -139,6 +147,7 @@ function M.run(args)
   local op = OPS[args.op] or error("unknown op " .. tostring(args.op))
   local result = op(client, args, params, started)
   client:close()
+  if args.on_retry then result.retries = retries end
   result.phase = ngx.get_phase()
   return result
 end
