@@ -27,6 +27,13 @@ local function messages(events)
   return t
 end
 
+-- "time message" of each event: what a failure shows
+local function times_and_messages(events)
+  local t = {}
+  for i, ev in ipairs(events) do t[i] = ev.time .. " " .. ev.message end
+  return t
+end
+
 -- What the job holds once it is over, read in one go, oldest first.
 local function all_events(client, job, params)
   local t = { order = "asc" }
@@ -49,8 +56,9 @@ describe("follow", function()
         assert.equal(case.phase, it.phase)
         local text = messages(events)
         assert.equal(language == "zh-cn" and "训练作业已创建。" or "Training job is created.", text[1])
-        assert.equal(language == "zh-cn" and case.zh or case.en, text[#text - 1])
-        assert.equal(LATE, text[#text]) -- the late event, a second after the end
+        local seen = table.concat(times_and_messages(events), "\n")
+        assert.equal(language == "zh-cn" and case.zh or case.en, text[#text - 1], seen)
+        assert.equal(LATE, text[#text], seen) -- the late event, a second after the end
         assert.same(messages(all_events(client, job, { language = language })), text)
       end)
 

@@ -22,6 +22,19 @@ describe("time", function()
     assert.equal(42, time.parse(42))
   end)
 
+  it("tells now to the millisecond, never behind the system clock", function()
+    -- an event stamped a moment ago must not look as if it came from the
+    -- future: a whole-second clock (os.time) lags by up to a second
+    for _ = 1, 5 do
+      local f = assert(io.popen("date +%s%3N"))
+      local before = assert(tonumber(f:read("*l")))
+      f:close()
+      local now = time.now_ms()
+      assert.is_true(now >= before, now .. " < " .. before)
+      assert.is_true(now - before < 2000, now .. " is far from " .. before)
+    end
+  end)
+
   it("knows leap years", function()
     assert.equal(time.parse("2024-03-01T00:00:00Z") - 86400000, time.parse("2024-02-29T00:00:00Z"))
     assert.equal(time.parse("2000-03-01T00:00:00Z") - 86400000, time.parse("2000-02-29T00:00:00Z"))

@@ -74,6 +74,7 @@ int luaopen_modelarts_events(lua_State *L)
         {"error", me_error_new_lua},
         {"isatty", me_isatty_lua},
         {"monotonic", me_monotonic_lua},
+        {"now_ms", me_now_ms_lua},
         {"utc_offset", me_utc_offset_lua},
         {"sigint_disposition", me_sigint_disposition_lua},
         {"ignore_interrupts", me_ignore_interrupts_lua},

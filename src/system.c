@@ -1,8 +1,9 @@
 /***
  * What Lua cannot do portably: whether a descriptor is a terminal, a clock
- * that measures elapsed time, the UTC offset of an IANA time zone at an
- * instant (through libc's own zone database), whether a Ctrl-C came, and
- * ignoring Ctrl-C while a program exits.
+ * that measures elapsed time, the wall clock to the millisecond, the UTC
+ * offset of an IANA time zone at an instant (through libc's own zone
+ * database), whether a Ctrl-C came, and ignoring Ctrl-C while a program
+ * exits.
  * @submodule modelarts_events
  */
 #include <limits.h>
@@ -45,6 +46,21 @@ int me_monotonic_lua(lua_State *L)
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
         return luaL_error(L, "modelarts_events: no monotonic clock");
     lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/***
+ * The wall clock, epoch milliseconds (CLOCK_REALTIME): os.time() has whole
+ * seconds only, too coarse to compare with events stamped to the millisecond.
+ * @function now_ms
+ * @treturn integer
+ */
+int me_now_ms_lua(lua_State *L)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return luaL_error(L, "modelarts_events: no wall clock");
+    lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000 + (lua_Integer)(ts.tv_nsec / 1000000));
     return 1;
 }
 

@@ -7,6 +7,7 @@
 
 int me_isatty_lua(lua_State *L);
 int me_monotonic_lua(lua_State *L);
+int me_now_ms_lua(lua_State *L);
 int me_utc_offset_lua(lua_State *L);
 int me_sigint_disposition_lua(lua_State *L);
 int me_ignore_interrupts_lua(lua_State *L);

@@ -174,9 +174,28 @@ function M.parse(s)
   return tointeger((wall - offset) * 1000 + frac)
 end
 
---- Now, in epoch milliseconds (second resolution: os.time).
+-- The wall clock to the millisecond: nginx's clock in OpenResty, the C
+-- module's elsewhere. os.time() is the last resort only: its whole seconds,
+-- compared with events stamped to the millisecond, would read as a server
+-- clock up to a second ahead (and a follow would cut its last wait short).
+local function wall_ms()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and ngx.now and ngx.update_time then
+    return function()
+      ngx.update_time()
+      return tointeger(floor(ngx.now() * 1000))
+    end
+  end
+  local ok, me = pcall(require, "modelarts_events")
+  if ok and type(me) == "table" and me.now_ms then return me.now_ms end
+  return function() return tointeger(os.time() * 1000) end
+end
+local clock_ms
+
+--- Now, in epoch milliseconds.
 function M.now_ms()
-  return tointeger(os.time() * 1000)
+  clock_ms = clock_ms or wall_ms()
+  return clock_ms()
 end
 
 local UNITS = { w = 604800000, d = 86400000, h = 3600000, m = 60000, s = 1000 }
