@@ -8,8 +8,8 @@ exclude_files = { "build", "fuzz/out" }
 files["spec"] = { std = "+busted", max_line_length = false }  -- fixtures quote long messages
 -- OpenResty code sees nginx's global.
 files["lua/modelarts_events/resty.lua"] = { std = "+ngx_lua" }
+files["lua/modelarts_events/resty"] = { std = "+ngx_lua" }
 files["lua/modelarts_events/follow.lua"] = { read_globals = { "ngx" } }
-files["examples/openresty_handler.lua"] = { std = "+ngx_lua" }
 files["emulator"] = { std = "+ngx_lua", max_line_length = false } -- fixtures quote long messages
 files["spec/resty"] = { std = "+ngx_lua" }
 files["*.rockspec"] = { std = "+rockspec" }

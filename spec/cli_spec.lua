@@ -250,6 +250,11 @@ describe("modelarts-events", function()
       end
       _, err = run("--since 2022-11-26T16:03:41+08:00 --until 2022-11-26T16:00:00+08:00 reference")
       assert.matches("%-%-since: it is after %-%-until", err)
+      local code
+      _, err, code = run("--since 2999-01-01 reference")
+      assert.equal(2, code)
+      assert.matches("^modelarts%-events: %-%-since: it is in the future %(2999%-01%-01T", err)
+      assert.is_nil(err:find("start_time", 1, true)) -- the flag's words, not the API's
     end)
   end)
 

@@ -257,6 +257,23 @@ print(table.concat(fields, " ") .. " -> " .. (page and page.total or tostring(er
     assert.equal(0, emulator.stats().iam_requests)
   end)
 
+  it("takes a driver's own makers of renewing functions, and fetches nothing with them at once", function()
+    -- (what modelarts_events.resty does, to log in over cosockets; the makers
+    -- write on the line the script prints)
+    local maker = "{ sources = { iam_token_source = function(o) io.write('login maker: ' .. o.domain .. ' ' .. " ..
+      "o.user .. ' ' .. o.iam_endpoint .. '; '); return me.iam_token_source(o) end } }"
+    local out = run(LOGIN, maker)
+    assert.matches("^login maker: emulator%-domain emulator%-user http://", out)
+    assert.is_nil(out:find("project_id=", 1, true)) -- not learned while reading the configuration
+    assert.matches("token=function %-> 27", out) -- the client finds it at its first request
+    maker = "{ sources = { metadata_credentials = function(o) io.write('metadata maker: ' .. o.endpoint .. '; '); " ..
+      "return me.metadata_credentials(o) end } }"
+    out = run({ HUAWEICLOUD_SDK_PROJECT_ID = "0a1b2c3d4e5f", HUAWEICLOUD_SDK_METADATA = emulator.url }, maker)
+    assert.matches("^metadata maker: http://", out)
+    assert.matches("ak=function .*security_token=function sk=function %-> 27", out)
+    assert.matches("^error sources ", run(LOGIN, "{ sources = 'mine' }"))
+  end)
+
   it("reads the metadata service only when asked, and last", function()
     local env = { HUAWEICLOUD_SDK_PROJECT_ID = "0a1b2c3d4e5f" }
     assert.matches("^error token .*authentication is required", run(env))

@@ -323,6 +323,47 @@ t.describe_nginx(describe, pending, "modelarts_events.resty in nginx", function(
     end)
   end)
 
+  describe("renewing credentials over cosockets", function()
+    it("logs in with the password config_from_env finds, at the first request, not before", function()
+      t.reset()
+      local r = run { op = "new", auth = "env" }
+      assert.is_true(r.ok, r.err and r.err.text)
+      assert.equal("Lua", r.kinds.token) -- the driver's own function, not libcurl's
+      assert.equal(0, t.stats().iam_requests)
+      for _, location in ipairs { "/run", "/run_timer" } do
+        t.reset()
+        r = run({ op = "events", job = "gen-250", auth = "env", params = { limit = 100 } }, location)
+        -- the worker's http_proxy leads nowhere: only cosockets get through
+        assert.is_true(r.ok, r.raised and r.raised.text)
+        assert.equal(250, #r.events)
+        local stats = t.stats()
+        assert.is_true(stats.iam_requests >= 1, location) -- the login (and the project's id)
+        assert.is_true(stats.iam_requests <= 2, location)
+      end
+    end)
+
+    it("says a refused login as IAM does, without the password", function()
+      local r = run { op = "list", job = "reference", auth = "iam", password = "not-the-password" }
+      assert.is_false(r.ok)
+      assert.equal("token", r.err.field)
+      assert.truthy(r.err.message:find("The username or password is wrong.", 1, true), r.err.text)
+      assert.is_nil(r.err.text:find("not-the-password", 1, true))
+      r = run { op = "list", job = "reference", auth = "iam", password = "emulator-password" }
+      assert.is_true(r.ok, r.err and r.err.text)
+      assert.equal(27, r.page.total)
+    end)
+
+    it("fetches temporary AK/SK from the metadata service", function()
+      t.reset()
+      local r = run { op = "events", job = "gen-250", auth = "metadata", params = { limit = 100 } }
+      assert.is_true(r.ok, r.raised and r.raised.text)
+      assert.equal(250, #r.events)
+      assert.equal("Lua", r.kinds.ak)
+      assert.equal("Lua", r.kinds.security_token)
+      assert.equal(1, t.stats().metadata_requests)
+    end)
+  end)
+
   it("reads the job itself", function()
     local r = run { op = "job", job = "reference" }
     if not r.ok and r.err.message:find("job_pager", 1, true) then

@@ -655,12 +655,16 @@ static int client_tostring(lua_State *L)
  * from the options at idx, run one request of `kind` to `path` with the
  * body at stack index body (0: none), free the client, and return what
  * one_answer returns. */
-static int one_call(lua_State *L, int idx, void (*read)(lua_State *, int, me_config *),
-                    enum me_pager_kind kind, const char *path, int body, const char *secret)
+/* A client of its own for the options at idx, and its pager for one
+ * request of `kind` on top (the pager holds the client). */
+static me_pager *push_one_pager(lua_State *L, int idx,
+                                void (*read)(lua_State *, int, me_config *),
+                                enum me_pager_kind kind, const char *path, int body,
+                                const char *secret, me_client **client_out)
 {
     me_client *c;
     me_pager *p;
-    int client, n;
+    int client;
     c = (me_client *)lua_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c);
     luaL_getmetatable(L, ME_CLIENT_MT);
@@ -671,7 +675,16 @@ static int one_call(lua_State *L, int idx, void (*read)(lua_State *, int, me_con
     p = me_pager_push(L, client, &c->config.target, -1, body ? body : -1, kind, 1,
                       c->config.retries);
     me_pager_add_secret(p, secret);
-    n = one_answer(L, c, p);
+    *client_out = c;
+    return p;
+}
+
+static int one_call(lua_State *L, int idx, void (*read)(lua_State *, int, me_config *),
+                    enum me_pager_kind kind, const char *path, int body, const char *secret)
+{
+    me_client *c;
+    me_pager *p = push_one_pager(L, idx, read, kind, path, body, secret, &c);
+    int n = one_answer(L, c, p);
     /* done with it: the connection goes now, not at the next collection */
     me_pager_stop(L, p);
     free_client(L, c);
@@ -719,17 +732,39 @@ void me_securitykey_options_check(lua_State *L, int idx)
  * @return `{ token, expires_at (epoch ms), project_id }`, or nil and an
  * error object (IAM's own code and message for a refused login)
  */
-int me_iam_token_lua(lua_State *L)
+/* iam_token (plan: 0) or iam_token_pager (plan: 1). */
+static int iam_login(lua_State *L, int plan)
 {
+    static const char *const path = "/v3/auth/tokens?nocatalog=true";
     const char *password;
+    me_client *c;
     if (!lua_istable(L, 1))
         me_error_argument(L, "options", "me.iam_token expects a table of options");
     lua_settop(L, 1);
     me_iam_push_login_body(L, 1);
     lua_getfield(L, 1, "password");
     password = lua_tostring(L, -1);
-    return one_call(L, 1, me_config_read_login, ME_PAGER_LOGIN, "/v3/auth/tokens?nocatalog=true",
-                    2, password);
+    if (!plan)
+        return one_call(L, 1, me_config_read_login, ME_PAGER_LOGIN, path, 2, password);
+    push_one_pager(L, 1, me_config_read_login, ME_PAGER_LOGIN, path, 2, password, &c);
+    return 1;
+}
+
+int me_iam_token_lua(lua_State *L)
+{
+    return iam_login(L, 0);
+}
+
+/***
+ * The core of `iam_token`, for drivers written in Lua (the OpenResty
+ * driver logs in over cosockets with it): a pager whose `take()` yields
+ * what `iam_token` returns.
+ * @function iam_token_pager
+ * @tparam table options those of `iam_token`
+ */
+int me_iam_token_pager_lua(lua_State *L)
+{
+    return iam_login(L, 1);
 }
 
 /***
@@ -743,8 +778,11 @@ int me_iam_token_lua(lua_State *L)
  * @return `{ ak, sk, security_token, expires_at (epoch ms) }`, or nil and an
  * error object
  */
-int me_metadata_security_key_lua(lua_State *L)
+/* metadata_security_key (plan: 0) or metadata_security_key_pager (plan: 1). */
+static int securitykey(lua_State *L, int plan)
 {
+    static const char *const path = "/openstack/latest/securitykey";
+    me_client *c;
     if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
         me_error_argument(L, "options", "me.metadata_security_key expects a table of options");
     lua_settop(L, 1);
@@ -752,8 +790,26 @@ int me_metadata_security_key_lua(lua_State *L)
         lua_newtable(L);
         lua_replace(L, 1);
     }
-    return one_call(L, 1, me_config_read_securitykey, ME_PAGER_SECURITYKEY,
-                    "/openstack/latest/securitykey", 0, NULL);
+    if (!plan)
+        return one_call(L, 1, me_config_read_securitykey, ME_PAGER_SECURITYKEY, path, 0, NULL);
+    push_one_pager(L, 1, me_config_read_securitykey, ME_PAGER_SECURITYKEY, path, 0, NULL, &c);
+    return 1;
+}
+
+int me_metadata_security_key_lua(lua_State *L)
+{
+    return securitykey(L, 0);
+}
+
+/***
+ * The core of `metadata_security_key`, for drivers written in Lua: a pager
+ * whose `take()` yields what `metadata_security_key` returns.
+ * @function metadata_security_key_pager
+ * @tparam[opt] table options those of `metadata_security_key`
+ */
+int me_metadata_security_key_pager_lua(lua_State *L)
+{
+    return securitykey(L, 1);
 }
 
 void me_client_register(lua_State *L)

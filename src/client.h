@@ -11,8 +11,10 @@
 int me_client_new(lua_State *L);
 /* me.iam_token(options) -> { token, expires_at, project_id } | nil, err */
 int me_iam_token_lua(lua_State *L);
+int me_iam_token_pager_lua(lua_State *L);
 /* me.metadata_security_key([options]) -> { ak, sk, security_token, expires_at } | nil, err */
 int me_metadata_security_key_lua(lua_State *L);
+int me_metadata_security_key_pager_lua(lua_State *L);
 /* Raise invalid_argument for bad options of me.iam_token or
  * me.metadata_security_key (at stack index idx), sending nothing. */
 void me_login_options_check(lua_State *L, int idx);

@@ -558,7 +558,21 @@ static void copy_connection(lua_State *L, int config, int proxy)
 /* A password login from HUAWEICLOUD_SDK_DOMAIN, _USER and _PASSWORD, if all
  * are set: config.token becomes a renewing token function (and, without a
  * project id, the login happens now, to learn it). Returns whether. */
-static int env_login(lua_State *L, int config, int decoder)
+/* sources[name] pushed when it is a function (a driver's own maker of
+ * credential functions: the OpenResty driver's fetch over cosockets);
+ * else nothing is pushed and 0 returned. */
+static int push_source_maker(lua_State *L, int sources, const char *name)
+{
+    if (!sources)
+        return 0;
+    lua_getfield(L, sources, name);
+    if (lua_isfunction(L, -1))
+        return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int env_login(lua_State *L, int config, int decoder, int sources)
 {
     static const char *const fields[][2] = {{"domain", "HUAWEICLOUD_SDK_DOMAIN"},
                                             {"user", "HUAWEICLOUD_SDK_USER"},
@@ -580,6 +594,14 @@ static int env_login(lua_State *L, int config, int decoder)
         lua_setfield(L, -2, copied[i]);
     }
     copy_connection(L, config, 1);
+    if (push_source_maker(L, sources, "iam_token_source")) {
+        /* the driver's own source: nothing is fetched now (the client
+         * finds the project through IAM at its first request) */
+        lua_insert(L, -2);
+        lua_call(L, 1, 1);
+        lua_setfield(L, config, "token");
+        return 1;
+    }
     me_push_token_source(L, -1, decoder);
     if (!has_field(L, config, "project_id")) {
         /* the token's scope tells the project */
@@ -596,7 +618,7 @@ static int env_login(lua_State *L, int config, int decoder)
 /* The metadata service, if asked for (overrides.metadata: true, its URL or
  * the options of me.metadata_credentials; else HUAWEICLOUD_SDK_METADATA: 1,
  * true or its URL): config.ak, sk and security_token become functions. */
-static void metadata(lua_State *L, int config, int decoder, int have_auth)
+static void metadata(lua_State *L, int config, int decoder, int have_auth, int sources)
 {
     const char *env = getenv("HUAWEICLOUD_SDK_METADATA");
     int asked;
@@ -629,7 +651,17 @@ static void metadata(lua_State *L, int config, int decoder, int have_auth)
         }
         copy_connection(L, config, 0);
     }
-    me_push_metadata_credentials(L, -1, decoder);
+    if (push_source_maker(L, sources, "metadata_credentials")) {
+        lua_insert(L, -2);
+        lua_call(L, 1, 1);
+        lua_pushnil(L); /* where the options were: the same stack either way */
+        lua_insert(L, -2);
+        if (!lua_istable(L, -1))
+            me_error_argument(L, "sources", "sources.metadata_credentials must return a table "
+                              "of ak, sk and security_token functions");
+    } else {
+        me_push_metadata_credentials(L, -1, decoder);
+    }
     lua_getfield(L, -1, "ak");
     lua_setfield(L, config, "ak");
     lua_getfield(L, -1, "sk");
@@ -662,13 +694,18 @@ static void metadata(lua_State *L, int config, int decoder, int have_auth)
  * `new` checks them and says what is missing. Proxies need nothing here:
  * with `proxy` unset the client honours `https_proxy`, `http_proxy` and
  * `no_proxy` as curl does.
+ * `overrides.sources` (for drivers of their own) replaces the makers of
+ * the renewing functions: `{ iam_token_source = f, metadata_credentials = g }`,
+ * each called with the options the C one would get; with a source of its
+ * own nothing is fetched at once (a missing project id is then found
+ * through IAM at the first request).
  * @function config_from_env
- * @tparam[opt] table overrides fields of `new`, plus `metadata`
+ * @tparam[opt] table overrides fields of `new`, plus `metadata` and `sources`
  * @treturn table
  */
 int me_config_from_env(lua_State *L)
 {
-    int config, have_auth;
+    int config, have_auth, sources = 0;
     if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
         me_error_argument(L, "overrides", "overrides must be a table");
     lua_settop(L, 1);
@@ -676,6 +713,13 @@ int me_config_from_env(lua_State *L)
     config = lua_gettop(L);
     if (lua_istable(L, 1))
         me_table_copy(L, 1, config);
+    lua_getfield(L, config, "sources");
+    lua_pushnil(L);
+    lua_setfield(L, config, "sources"); /* not a field of me.new */
+    if (lua_istable(L, -1))
+        sources = lua_gettop(L);
+    else if (!lua_isnil(L, -1))
+        me_error_argument(L, "sources", "sources must be a table of functions");
     env_field(L, config, "project_id", "HUAWEICLOUD_SDK_PROJECT_ID");
     if (!has_field(L, config, "endpoint") && !has_field(L, config, "region"))
         env_field(L, config, "endpoint", "MODELARTS_ENDPOINT");
@@ -695,10 +739,10 @@ int me_config_from_env(lua_State *L)
         } else if (token && *token) {
             env_field(L, config, "token", "MODELARTS_TOKEN");
         } else {
-            have_auth = env_login(L, config, lua_upvalueindex(1));
+            have_auth = env_login(L, config, lua_upvalueindex(1), sources);
         }
     }
-    metadata(L, config, lua_upvalueindex(1), have_auth);
+    metadata(L, config, lua_upvalueindex(1), have_auth, sources);
     lua_settop(L, config);
     return 1;
 }

@@ -62,7 +62,7 @@ local client
 local function get_client()
   if not client then
     local err
-    client, err = resty.new(M.settings.client or me.config_from_env { concurrency = 4 })
+    client, err = resty.new(M.settings.client or resty.config_from_env { concurrency = 4 })
     if not client then error(err) end
   end
   return client

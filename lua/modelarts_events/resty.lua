@@ -36,6 +36,7 @@
 
 local me = require "modelarts_events"
 local http = require "modelarts_events.resty.http"
+local renewing = require "modelarts_events.resty.renewing"
 
 local M = {
   --- The same version string as the C module's.
@@ -426,6 +427,87 @@ end
 
 Client.__tostring = function(self)
   return "modelarts_events.resty " .. tostring(self.core)
+end
+
+-- ---- credentials over cosockets --------------------------------------------
+-- The C module plans IAM's login and the metadata service's request and
+-- reads their answers (the pagers behind me.iam_token and
+-- me.metadata_security_key: same retries, errors and redaction); these
+-- functions move the bytes, as for events. The renewing functions keep
+-- their rule in `modelarts_events.resty.renewing`.
+
+-- The one answer of the pager make() returns: value | nil, err.
+local function fetch_one(options, make)
+  local driver = {
+    config = {},
+    transfer = {
+      timeout = options.timeout or DEFAULT_TIMEOUT,
+      connect_timeout = options.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+      max_body = options.max_body or DEFAULT_MAX_BODY,
+      verify = not options.insecure,
+    },
+  }
+  local run, err = start(driver, make)
+  if not run then return nil, err end
+  return single(driver, run)
+end
+
+--- Log in to IAM with a password, over cosockets: what `me.iam_token` does.
+-- @tparam table options those of `me.iam_token` (not `ca_file` nor `proxy`)
+-- @return `{ token, expires_at, project_id }`, or nil and an error object
+function M.iam_token(options)
+  return fetch_one(options or {}, function() return me.iam_token_pager(options) end)
+end
+
+--- Temporary AK/SK from the metadata service, over cosockets: what
+-- `me.metadata_security_key` does.
+-- @tparam[opt] table options those of `me.metadata_security_key`
+-- @return `{ ak, sk, security_token, expires_at }`, or nil and an error object
+function M.metadata_security_key(options)
+  return fetch_one(options or {}, function() return me.metadata_security_key_pager(options) end)
+end
+
+--- A renewing token function for `new`, as `me.iam_token_source`, logging
+-- in over cosockets. Bad options raise at once; nothing is fetched before
+-- the first call.
+-- @tparam table options those of `iam_token`, plus `renew_before`
+-- @return a function returning the token, its expires_at and project_id
+function M.iam_token_source(options)
+  local login, renew_before = renewing.split(options)
+  me.iam_token_pager(login):close() -- checks the options, sends nothing
+  local renew = renewing.state(function() return M.iam_token(login) end, renew_before)
+  return function()
+    local t = renew(true)
+    return t.token, t.expires_at, t.project_id
+  end
+end
+
+--- Renewing temporary AK/SK for `new`, as `me.metadata_credentials`,
+-- fetched over cosockets: `ak()` renews when due, `sk()` and
+-- `security_token()` return the set `ak()` last returned.
+-- @tparam[opt] table options those of `metadata_security_key`, plus `renew_before`
+-- @treturn table `{ ak = function, sk = function, security_token = function }`
+function M.metadata_credentials(options)
+  local ask, renew_before = renewing.split(options)
+  me.metadata_security_key_pager(ask):close()
+  local renew = renewing.state(function() return M.metadata_security_key(ask) end, renew_before)
+  return {
+    ak = function() return renew(true).ak end,
+    sk = function() return renew(false).sk end,
+    security_token = function() return renew(false).security_token end,
+  }
+end
+
+--- A configuration from the environment, as `me.config_from_env`, but a
+-- password login and the metadata service go over cosockets, at the first
+-- request (never while the configuration is read).
+-- @tparam[opt] table overrides as for `me.config_from_env`
+-- @treturn table
+function M.config_from_env(overrides)
+  local t = {}
+  for k, v in pairs(overrides or {}) do t[k] = v end
+  t.sources = { iam_token_source = M.iam_token_source, metadata_credentials = M.metadata_credentials }
+  return me.config_from_env(t)
 end
 
 return M

@@ -6,7 +6,12 @@
 --            http (one exchange of modelarts_events.resty.http: url, timeout, max_body)
 --   endpoint the emulator's URL
 --   auth     token (default) | aksk | none | token_fn (a function that
---            yields) | token_fn_fail (a function that raises)
+--            yields) | token_fn_fail (a function that raises) | env (what
+--            resty.config_from_env makes of the worker's environment, which
+--            nginx_conf.lua sets: a password login; its proxy variables
+--            point nowhere, so that a request through libcurl would fail) |
+--            metadata (resty.metadata_credentials from the emulator) |
+--            iam (resty.iam_token_source with `password`)
 --   job      the training job id
 --   params   JSON: the call's params
 --   config   JSON: more client configuration (retries, concurrency, timeout, ...)
@@ -33,8 +38,35 @@ local function elapsed(started)
   return ngx.now() - started
 end
 
+-- What kind of function each credential is: "Lua" for the driver's own
+-- (over cosockets), "C" for the C module's (over libcurl, blocking).
+local function credential_kinds(config)
+  local kinds = {}
+  for _, field in ipairs { "token", "ak", "sk", "security_token" } do
+    if type(config[field]) == "function" then kinds[field] = debug.getinfo(config[field], "S").what end
+  end
+  return kinds
+end
+
 local function make_client(args, retries)
+  if args.auth == "env" then
+    local config = resty.config_from_env { endpoint = args.endpoint }
+    local client, err = resty.new(config)
+    return client, err, credential_kinds(config)
+  end
   local config = { endpoint = args.endpoint, project_id = "0a1b2c3d4e5f" }
+  if args.auth == "iam" then
+    config.token = resty.iam_token_source { domain = "emulator-domain", user = "emulator-user",
+      password = args.password, iam_endpoint = args.endpoint, region = "cn-north-4" }
+    local client, err = resty.new(config)
+    return client, err, credential_kinds(config)
+  end
+  if args.auth == "metadata" then
+    local creds = resty.metadata_credentials { endpoint = args.endpoint }
+    config.ak, config.sk, config.security_token = creds.ak, creds.sk, creds.security_token
+    local client, err = resty.new(config)
+    return client, err, credential_kinds(config)
+  end
   if args.on_retry then
     config.on_retry = function(err, delay)
       retries[#retries + 1] = { kind = err.kind, status = err.status, delay = delay }
@@ -139,15 +171,16 @@ function M.run(args)
   local started = ngx.now()
   if args.op == "http" then return OPS.http(nil, args) end
   local retries = {}
-  local client, err = make_client(args, retries)
+  local client, err, kinds = make_client(args, retries)
   if args.op == "new" or not client then
-    return { ok = client ~= nil, err = err and plain(err), phase = ngx.get_phase() }
+    return { ok = client ~= nil, err = err and plain(err), phase = ngx.get_phase(), kinds = kinds }
   end
   local params = args.params and assert(cjson.decode(args.params)) or nil
   local op = OPS[args.op] or error("unknown op " .. tostring(args.op))
   local result = op(client, args, params, started)
   client:close()
   if args.on_retry then result.retries = retries end
+  result.kinds = kinds
   result.phase = ngx.get_phase()
   return result
 end

@@ -15,6 +15,17 @@ daemon on;
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 
+# For resty.config_from_env (harness auth=env): a password login against
+# the emulator's IAM; and proxies that lead nowhere, which only libcurl
+# would follow.
+env HUAWEICLOUD_SDK_DOMAIN=emulator-domain;
+env HUAWEICLOUD_SDK_USER=emulator-user;
+env HUAWEICLOUD_SDK_PASSWORD=emulator-password;
+env HUAWEICLOUD_SDK_REGION=cn-north-4;
+env HUAWEICLOUD_SDK_IAM_ENDPOINT=${EMULATOR};
+env http_proxy=http://127.0.0.1:9;
+env https_proxy=http://127.0.0.1:9;
+
 # storms: 200 requests, each with up to 4 connections to the emulator
 events { worker_connections 2048; }
 

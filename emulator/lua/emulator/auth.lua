@@ -45,8 +45,9 @@ local function aksk(method, path, raw_args, headers, authorization, body)
   local when = signer.date_seconds(date)
   if not when then return deny("X-Sdk-Date " .. date .. " is not in the form 20060102T150405Z") end
   if math.abs(when - ngx.time()) > SKEW then
-    return deny("signature expired, signature time:" .. date .. ",server time:" ..
-      os.date("!%Y%m%dT%H%M%SZ", ngx.time()) .. " (more than 15 minutes apart)")
+    -- REFERENCE.md: the gateway's code for a clock more than 15 minutes off
+    return nil, "APIGW.0303", "signature expired, signature time:" .. date .. ",server time:" ..
+      os.date("!%Y%m%dT%H%M%SZ", ngx.time()) .. " (more than 15 minutes apart)"
   end
   if key.security_token then
     -- never echo the token itself

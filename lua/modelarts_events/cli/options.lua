@@ -233,6 +233,11 @@ function M.check(args, now_ms)
     usage("--since", "it is after --until (" .. time.iso(o.since_ms, args.tz) .. " > " ..
       time.iso(o.until_ms, args.tz) .. ")")
   end
+  if o.since_ms and not o.until_ms and not args.follow and o.since_ms > now_ms then
+    -- the window would end (now) before it starts; a follow waits for it
+    usage("--since", "it is in the future (" .. time.iso(o.since_ms, args.tz) .. " > now, " ..
+      time.iso(now_ms, args.tz) .. "): give --until too, or --follow to wait for it")
+  end
   o.page_size = number("--page-size", args.page_size, function(n) return whole(n) and n >= 1 and n <= 100 end,
     "a whole number from 1 to 100")
   o.max_items = number("--max-items", args.max_items, function(n) return whole(n) and n >= 1 end,
