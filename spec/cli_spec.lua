@@ -510,16 +510,27 @@ describe("modelarts-events", function()
   end)
 
   it("writes the html timeline at the end", function()
-    local format = require "modelarts_events.format"
     local out, err, code = run("-o html reference")
-    if format.html then
-      assert.equal(0, code, err)
-      assert.matches("^%s*<!DOCTYPE html>", out)
-      assert.truthy(out:find("Training job failed.", 1, true))
-    else -- the timeline is not in this checkout: said plainly
-      assert.equal(2, code)
-      assert.matches("%-%-format html needs format%.html", err)
-    end
+    assert.equal(0, code, err)
+    assert.matches("^%s*<!DOCTYPE html>", out)
+    assert.truthy(out:find("Training job failed.", 1, true))
+  end)
+
+  it("writes one html timeline of several jobs, with the filters applied", function()
+    local out, err, code = run("-o html -l error -l warning reference gen-300")
+    assert.equal(0, code, err)
+    assert.matches("^%s*<!DOCTYPE html>", out)
+    local groups = {}
+    for id in out:gmatch("<h2>([^<]*)</h2>") do groups[id] = true end
+    assert.is_true(groups.reference) -- a lane group per job (in the order of their first events)
+    assert.is_true(groups["gen-300"])
+    assert.truthy(out:find("<th>job</th>", 1, true))
+    assert.truthy(out:find("Training job failed.", 1, true)) -- an Error
+    assert.is_nil(out:find("Training job is created.", 1, true)) -- an Info, filtered out
+    out, err, code = run("-o html --tail 2 reference")
+    assert.equal(0, code, err)
+    assert.truthy(out:find("Training job failed.", 1, true)) -- the last event
+    assert.is_nil(out:find("Training job is created.", 1, true)) -- the first one
   end)
 
   it("exits 1 with one line for an API failure", function()
