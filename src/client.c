@@ -679,12 +679,18 @@ static me_pager *push_one_pager(lua_State *L, int idx,
     return p;
 }
 
+/* One request of `kind` for the options at idx: its answer (value, or nil
+ * and the error); with `plan`, its pager undriven, for a driver in Lua. */
 static int one_call(lua_State *L, int idx, void (*read)(lua_State *, int, me_config *),
-                    enum me_pager_kind kind, const char *path, int body, const char *secret)
+                    enum me_pager_kind kind, const char *path, int body, const char *secret,
+                    int plan)
 {
     me_client *c;
     me_pager *p = push_one_pager(L, idx, read, kind, path, body, secret, &c);
-    int n = one_answer(L, c, p);
+    int n;
+    if (plan)
+        return 1; /* the pager holds its client */
+    n = one_answer(L, c, p);
     /* done with it: the connection goes now, not at the next collection */
     me_pager_stop(L, p);
     free_client(L, c);
@@ -718,6 +724,20 @@ void me_securitykey_options_check(lua_State *L, int idx)
     check_options(L, idx, me_config_read_securitykey);
 }
 
+/* iam_token (plan: 0) or iam_token_pager (plan: 1). */
+static int iam_login(lua_State *L, int plan)
+{
+    static const char *const path = "/v3/auth/tokens?nocatalog=true";
+    const char *password;
+    if (!lua_istable(L, 1))
+        me_error_argument(L, "options", "me.iam_token expects a table of options");
+    lua_settop(L, 1);
+    me_iam_push_login_body(L, 1);
+    lua_getfield(L, 1, "password");
+    password = lua_tostring(L, -1);
+    return one_call(L, 1, me_config_read_login, ME_PAGER_LOGIN, path, 2, password, plan);
+}
+
 /***
  * Log in to IAM with a password (`POST /v3/auth/tokens`), through the same
  * retries, error objects and transport as every request. The password goes
@@ -732,24 +752,6 @@ void me_securitykey_options_check(lua_State *L, int idx)
  * @return `{ token, expires_at (epoch ms), project_id }`, or nil and an
  * error object (IAM's own code and message for a refused login)
  */
-/* iam_token (plan: 0) or iam_token_pager (plan: 1). */
-static int iam_login(lua_State *L, int plan)
-{
-    static const char *const path = "/v3/auth/tokens?nocatalog=true";
-    const char *password;
-    me_client *c;
-    if (!lua_istable(L, 1))
-        me_error_argument(L, "options", "me.iam_token expects a table of options");
-    lua_settop(L, 1);
-    me_iam_push_login_body(L, 1);
-    lua_getfield(L, 1, "password");
-    password = lua_tostring(L, -1);
-    if (!plan)
-        return one_call(L, 1, me_config_read_login, ME_PAGER_LOGIN, path, 2, password);
-    push_one_pager(L, 1, me_config_read_login, ME_PAGER_LOGIN, path, 2, password, &c);
-    return 1;
-}
-
 int me_iam_token_lua(lua_State *L)
 {
     return iam_login(L, 0);
@@ -767,6 +769,20 @@ int me_iam_token_pager_lua(lua_State *L)
     return iam_login(L, 1);
 }
 
+/* metadata_security_key (plan: 0) or metadata_security_key_pager (plan: 1). */
+static int securitykey(lua_State *L, int plan)
+{
+    static const char *const path = "/openstack/latest/securitykey";
+    if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
+        me_error_argument(L, "options", "me.metadata_security_key expects a table of options");
+    lua_settop(L, 1);
+    if (lua_isnil(L, 1)) {
+        lua_newtable(L);
+        lua_replace(L, 1);
+    }
+    return one_call(L, 1, me_config_read_securitykey, ME_PAGER_SECURITYKEY, path, 0, NULL, plan);
+}
+
 /***
  * Temporary AK/SK from the metadata service of an ECS or a ModelArts
  * notebook (agency credentials): `GET {endpoint}/openstack/latest/securitykey`,
@@ -778,24 +794,6 @@ int me_iam_token_pager_lua(lua_State *L)
  * @return `{ ak, sk, security_token, expires_at (epoch ms) }`, or nil and an
  * error object
  */
-/* metadata_security_key (plan: 0) or metadata_security_key_pager (plan: 1). */
-static int securitykey(lua_State *L, int plan)
-{
-    static const char *const path = "/openstack/latest/securitykey";
-    me_client *c;
-    if (!lua_isnoneornil(L, 1) && !lua_istable(L, 1))
-        me_error_argument(L, "options", "me.metadata_security_key expects a table of options");
-    lua_settop(L, 1);
-    if (lua_isnil(L, 1)) {
-        lua_newtable(L);
-        lua_replace(L, 1);
-    }
-    if (!plan)
-        return one_call(L, 1, me_config_read_securitykey, ME_PAGER_SECURITYKEY, path, 0, NULL);
-    push_one_pager(L, 1, me_config_read_securitykey, ME_PAGER_SECURITYKEY, path, 0, NULL, &c);
-    return 1;
-}
-
 int me_metadata_security_key_lua(lua_State *L)
 {
     return securitykey(L, 0);
